@@ -17,10 +17,10 @@ COMMANDS: dict[str, str] = {
     "models": "gpu_worker.generate.models_cli:models",
     "migrate": "plugin.commands:migrate",
     "rotate-keys": "plugin.commands:rotate_keys",
-    "serve": "plugin.commands:serve",
-    "worker": "plugin.commands:worker",
-    "dev": "plugin.commands:dev",
-    "config": "plugin.commands:config",
+    "serve": "plugin.ops_commands:serve",
+    "worker": "plugin.ops_commands:worker",
+    "dev": "plugin.ops_commands:dev",
+    "config": "plugin.ops_commands:config",
 }
 
 
