@@ -20,7 +20,7 @@ if ! pg_isready -q -h 127.0.0.1 -p $pg_port 2>/dev/null; then
       run_as=(runuser -u pgtest --)
     fi
     echo "==> starting a throwaway PostgreSQL on 127.0.0.1:$pg_port"
-    "${run_as[@]}" "$bindir/initdb" -q -D "$data" -U postgres -A trust >/dev/null
+    "${run_as[@]}" "$bindir/initdb" -D "$data" -U postgres -A trust >"$SVC_DIR/initdb.log"
     "${run_as[@]}" "$bindir/pg_ctl" -s -D "$data" -l "$SVC_DIR/pg.log" \
       -o "-h 127.0.0.1 -p $pg_port -k $SVC_DIR" -w start
     "${run_as[@]}" "$bindir/createdb" -h 127.0.0.1 -p $pg_port -U postgres test
