@@ -1,0 +1,91 @@
+"""Per-stage timing of the CPU pose engine: one 1024-px photo × the 5 poses of catalog-basics, single-threaded.
+
+    .venv/bin/python bench/pose_engine.py [--image PATH] [--repeat N] [--size 1024]
+
+Prints the median over N repetitions of each stage (detect, retarget, warp = rig + backdrop + 5 warps, quality
+check = 5 re-detections + metrics) and of the whole `engine.repose` call. Target: total ≤ 2 s.
+"""
+
+from __future__ import annotations
+
+import os
+
+# single-threaded, before numpy / cv2 load their thread pools
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gpu_worker.engine import repose  # noqa: E402
+from gpu_worker.generate.warp import prepare, warp  # noqa: E402
+from gpu_worker.pose.detect import detect  # noqa: E402
+from gpu_worker.pose.image_io import load_image  # noqa: E402
+from gpu_worker.pose.library import load_pose_set  # noqa: E402
+from gpu_worker.pose.retarget import retarget  # noqa: E402
+from gpu_worker.quality import check  # noqa: E402
+
+DEFAULT_IMAGE = ROOT / "gpu_worker" / "assets" / "samples" / "groom1_jarno_vasamaa_01.png"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--size", type=int, default=1024, help="long side of the photo, pixels")
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+
+    photo = load_image(args.image, max_size=args.size)
+    if max(photo.size) < args.size:  # the samples are 1280 px: scale up when asked for more
+        s = args.size / max(photo.size)
+        photo = photo.resize((round(photo.width * s), round(photo.height * s)))
+    pose_set = load_pose_set("catalog-basics")
+    poses = [p for p in pose_set.poses if "warp" in p.backends][:5]
+    detect(photo)  # warm-up: landmarker creation is a one-off per process
+
+    stages: dict[str, list[float]] = {k: [] for k in ("detect", "retarget", "warp", "check", "stages total", "repose")}
+    per_pose_warp: list[float] = []
+    passed = 0
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        source = detect(photo)
+        stages["detect"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        targets = [retarget(source, p) for p in poses]
+        stages["retarget"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rig = prepare(photo, source)
+        rendered = []
+        for tg in targets:
+            t1 = time.perf_counter()
+            rendered.append(warp(rig, tg))
+            per_pose_warp.append(time.perf_counter() - t1)
+        stages["warp"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        reports = [check(r.image, tg, r, photo, source) for r, tg in zip(rendered, targets, strict=True)]
+        stages["check"].append(time.perf_counter() - t)
+        passed = sum(q.passed for q in reports)
+        stages["stages total"].append(sum(stages[k][-1] for k in ("detect", "retarget", "warp", "check")))
+        t = time.perf_counter()
+        repose(photo, pose_set, poses=[p.id for p in poses], max_size=args.size)
+        stages["repose"].append(time.perf_counter() - t)
+
+    print(f"photo {args.image.name} at {photo.size[0]}x{photo.size[1]}, {len(poses)} poses, "
+          f"{args.repeat} repetitions, cv2 threads {cv2.getNumThreads()}")
+    for name, values in stages.items():
+        print(f"  {name:<13} median {statistics.median(values) * 1000:8.1f} ms")
+    print(f"  warp per pose median {statistics.median(per_pose_warp) * 1000:8.1f} ms (after the per-photo rig)")
+    print(f"  outputs passing their check: {passed}/{len(poses)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""`pose-studio generate` (re-pose photos into a pose set, on this machine) and `pose-studio poses` (the library).
+
+Exit codes of `generate`: 0 every output passed its quality check; 1 some input was rejected or some output failed
+(everything else is still written); 2 usage error (unknown pose set or pose id, missing file, unavailable backend).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gpu_worker.errors import InputRejected, PoseLibraryError, PoseStudioError
+
+# mediapipe / TFLite print C++ log lines on stderr; keep the CLI's stderr for our own lines
+WARM_UP_IMAGE = Path(__file__).resolve().parent / "assets" / "samples" / "groom1_jarno_vasamaa_01.png"
+_QUIET_ENV = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _quiet_native_logs() -> None:
+    """Start the pose detector with the process's stderr (fd 2) muted.
+
+    MediaPipe and TFLite print a handful of C++ log lines (XNNPACK, "Feedback manager …") when the landmarker is
+    created and first run; they would bury the CLI's own one-line messages. They are printed by native code, so
+    only redirecting the file descriptor silences them.
+    """
+    import os
+
+    for k, v in _QUIET_ENV.items():
+        os.environ.setdefault(k, v)
+    from PIL import Image
+
+    from gpu_worker.pose.detect import detect_all
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                # one picture with a person: some messages come only on the first landmark pass
+                detect_all(Image.open(WARM_UP_IMAGE).convert("RGB").reduce(4))
+            except (PoseStudioError, OSError):  # a warm-up; the real calls report their own errors
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _ProgressLines:
+    """Engine progress as one stderr line per new stage."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.last = ""
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        if stage != self.last and stage != "done":
+            self.last = stage
+            _say(f"{self.prefix}: {stage} ({fraction:.0%})")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _split_ids(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    ids = [v.strip() for v in value.split(",") if v.strip()]
+    return ids or None
+
+
+def _unique_stem(path: Path, used: set[str]) -> str:
+    stem, k = path.stem, 2
+    name = stem
+    while name in used:
+        name, k = f"{stem}-{k}", k + 1
+    used.add(name)
+    return name
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pose-set", "pose_set_id", required=True, help="Pose set id (see `pose-studio poses list`).")
+@click.option("--poses", "pose_ids", default=None, help="Only these poses of the set, comma-separated ids.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: <image stem>/<pose id>.png, contact sheets and report.json.")
+@click.option("--backend", type=click.Choice(["warp", "diffusion"]), default="warp", show_default=True,
+              help="warp: CPU cut-out warp, no weights; diffusion: pose ControlNet (needs the gpu extra and models).")
+@click.option("--max-size", type=click.IntRange(64, 8192), default=2048, show_default=True,
+              help="Long side of the working image (and of the outputs), pixels.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (diffusion).")
+def generate(
+    images: tuple[Path, ...],
+    pose_set_id: str,
+    pose_ids: str | None,
+    out_dir: Path,
+    backend: str,
+    max_size: int,
+    seed: int,
+) -> None:
+    """Re-pose the person in each IMAGE into the poses of a pose set, check every output, write a report."""
+    from gpu_worker.contact_sheet import save_contact_sheet
+    from gpu_worker.engine import BackendUnavailable, get_backend, repose, select_poses
+    from gpu_worker.pose.library import load_pose_set
+
+    # 1. usage checks, before any work
+    try:
+        pose_set = load_pose_set(pose_set_id)
+    except PoseLibraryError as exc:
+        raise click.BadParameter(_one_line(exc), param_hint="--pose-set") from None
+    wanted = _split_ids(pose_ids)
+    try:
+        select_poses(pose_set, wanted)
+    except PoseLibraryError as exc:
+        raise click.BadParameter(_one_line(exc), param_hint="--poses") from None
+    try:
+        be = get_backend(backend)
+    except BackendUnavailable as exc:
+        raise click.UsageError(_one_line(exc)) from None
+
+    _quiet_native_logs()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "pose_set": pose_set.id,
+        "pose_set_version": pose_set.version,
+        "backend": be.name,
+        "outputs": [],
+        "rejected": [],
+        "skipped": [],
+    }
+    sheets: list[Path] = []
+    used: set[str] = set()
+    n = len(images)
+
+    # 2. one photo at a time; a bad photo is reported and the run goes on
+    for i, path in enumerate(images, start=1):
+        stem = _unique_stem(path, used)
+        started = time.perf_counter()
+        try:
+            result = repose(path, pose_set, poses=wanted, backend=be, seed=seed, max_size=max_size,
+                            progress=_ProgressLines(f"[{i}/{n}] {path.name}"))
+        except InputRejected as exc:
+            reason = _one_line(exc)
+            _say(f"[{i}/{n}] {path.name}: rejected: {reason}")
+            report["rejected"].append({"source": str(path), "reason": reason})
+            continue
+        except PoseStudioError as exc:
+            reason = _one_line(exc)
+            _say(f"[{i}/{n}] {path.name}: failed: {reason}")
+            report["rejected"].append({"source": str(path), "reason": reason})
+            continue
+
+        folder = out_dir / stem
+        folder.mkdir(parents=True, exist_ok=True)
+        for o in result.outputs:
+            file = folder / f"{o.pose.id}.png"
+            o.rendered.image.save(file, format="PNG")
+            q = o.quality
+            verdict = "PASS" if q.passed else "FAIL: " + "; ".join(q.reasons)
+            _say(f"[{i}/{n}] {path.name}: {o.pose.id}: OKS {q.oks:.2f} PCK {q.pck:.2f} {verdict}")
+            report["outputs"].append(
+                {
+                    "source": str(path),
+                    "pose": o.pose.id,
+                    "backend": result.backend,
+                    "file": str(file),
+                    "oks": round(q.oks, 4),
+                    "pck": round(q.pck, 4),
+                    "foldover_fraction": round(q.foldover_fraction, 5),
+                    "uncovered_fraction": round(q.uncovered_fraction, 4),
+                    "colour_distance": round(q.colour_distance, 2),
+                    "passed": q.passed,
+                    "seconds": round(o.seconds, 3),
+                    "reasons": list(q.reasons),
+                }
+            )
+        for s in result.skipped:
+            _say(f"[{i}/{n}] {path.name}: {s.pose.id}: skipped ({s.reason})")
+            report["skipped"].append({"source": str(path), "pose": s.pose.id, "reason": s.reason})
+        sheets.append(save_contact_sheet(result, folder / "contact_sheet.png", source_name=path.name))
+        _say(f"[{i}/{n}] {path.name}: done in {time.perf_counter() - started:.1f} s")
+
+    # 3. report and exit code
+    outs = report["outputs"]
+    passed = sum(1 for o in outs if o["passed"])
+    report["summary"] = {
+        "inputs": n,
+        "rejected": len(report["rejected"]),
+        "outputs": len(outs),
+        "passed": passed,
+        "failed": len(outs) - passed,
+        "skipped": len(report["skipped"]),
+    }
+    report_path = out_dir / "report.json"
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    s = report["summary"]
+    click.echo(
+        f"{s['passed']}/{s['outputs']} outputs passed, {s['failed']} failed, {s['rejected']} input(s) rejected, "
+        f"{s['skipped']} pose(s) skipped"
+    )
+    for sheet in sheets:
+        click.echo(f"contact sheet: {sheet}")
+    click.echo(f"report: {report_path}")
+    if s["rejected"] or s["failed"]:
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@click.group()
+def poses() -> None:
+    """The pose library: built-in pose sets and their poses."""
+
+
+@poses.command("list")
+def list_sets() -> None:
+    """Every pose set and its poses."""
+    from gpu_worker.pose.library import list_pose_sets
+
+    for ps in list_pose_sets():
+        click.echo(f"{ps.id} (v{ps.version}, {ps.category}): {ps.name} — {ps.description}")
+        for p in ps.poses:
+            only = "" if "warp" in p.backends else "  [diffusion only]"
+            click.echo(f"  {ps.id}/{p.id}: {p.name}{only}")
+
+
+@poses.command("show")
+@click.argument("ident", metavar="ID")
+@click.option("--render", "render_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the stick figure of the pose (or of every pose of the set) to this PNG.")
+def show(ident: str, render_to: Path | None) -> None:
+    """Show a pose set (ID = set id) or one pose (ID = set/pose)."""
+    from gpu_worker.pose.library import load_pose_set
+    from gpu_worker.pose.render import render_figure
+
+    set_id, _, pose_id = ident.partition("/")
+    try:
+        ps = load_pose_set(set_id)
+        chosen = [ps.pose(pose_id)] if pose_id else list(ps.poses)
+    except PoseLibraryError as exc:
+        raise click.BadParameter(_one_line(exc), param_hint="ID") from None
+    if not pose_id:
+        click.echo(f"{ps.id} (v{ps.version}, {ps.category}): {ps.name}")
+        click.echo(f"  {ps.description}")
+    for p in chosen:
+        click.echo(f"{ps.id}/{p.id}: {p.name}")
+        click.echo(f"  {p.description}")
+        click.echo(f"  backends: {', '.join(sorted(p.backends))}; joints placed: {int(p.skeleton.visible().sum())}/33")
+    if render_to is not None:
+        from PIL import Image
+
+        figures = [render_figure(p, (256, 256)) for p in chosen]
+        sheet = Image.new("RGB", (256 * len(figures), 256), "white")
+        for k, fig in enumerate(figures):
+            sheet.paste(fig, (256 * k, 0))
+        render_to.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(render_to, format="PNG")
+        click.echo(f"figure: {render_to}")

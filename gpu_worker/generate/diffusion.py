@@ -1,0 +1,324 @@
+"""The diffusion backend: OpenPose-ControlNet (+ IP-Adapter) re-posing, batched over the poses of one photo.
+
+Per pose, one of two modes (`Mode`):
+- `refine`: the warp backend renders the pose first; its output is denoised from `refine_strength` under the
+  pose ControlNet (target skeleton) and the IP-Adapter (source photo), and the garment pixels the warp copied
+  exactly (`Rendered.exact_mask`) are composited back with a feathered edge, so prints, logos and text stay
+  pixel-faithful.
+- `generate`: from noise under the same conditioning, for poses the warp cannot render (`Pose.backends`
+  without "warp").
+
+Speed: the text and image-prompt embeddings are computed once per photo; all poses of a mode go through one
+batched denoising call (batch = poses), each with its own torch.Generator seeded from (job seed, pose id), so
+an image does not depend on how it was batched. A CUDA out-of-memory error halves the batch and retries; the
+smaller batch is kept for the rest of the process. Models load lazily in the worker child on the first
+`render` (`model_loader`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from gpu_worker.errors import PoseStudioError
+from gpu_worker.generate.base import ProgressCallback, Rendered
+from gpu_worker.generate.compositing import composite_exact
+from gpu_worker.generate.model_config import DiffusionConfig, Mode
+
+if TYPE_CHECKING:
+    from gpu_worker.generate.base import Backend
+    from gpu_worker.generate.model_loader import LoadedModels
+    from gpu_worker.pose.library import Pose
+    from gpu_worker.pose.skeleton import Skeleton
+
+log = logging.getLogger(__name__)
+
+# Share of the progress bar each stage takes (denoising dominates on a GPU).
+_P_LOAD, _P_WARP, _P_ENCODE, _P_DENOISE = 0.05, 0.10, 0.05, 0.75
+
+
+class DiffusionOutOfMemory(PoseStudioError):
+    """Even a batch of one pose does not fit in GPU memory."""
+
+
+def item_seed(seed: int, pose_id: str) -> int:
+    """The seed of one (job, pose) pair: stable across processes and batch layouts (unlike `hash()`)."""
+    digest = hashlib.sha256(f"{int(seed)}:{pose_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+def generation_size(width: int, height: int, long_side: int, multiple: int) -> tuple[int, int]:
+    """The generation size for a `width` × `height` output: same aspect, long side ≈ `long_side`, both sides
+    multiples of `multiple` (VAE × UNet down-sampling)."""
+    scale = long_side / max(width, height)
+
+    def snap(v: float) -> int:
+        return max(multiple, int(round(v * scale / multiple)) * multiple)
+
+    return snap(width), snap(height)
+
+
+@dataclass
+class _Item:
+    index: int
+    target: Skeleton
+    pose_id: str
+    mode: Mode
+    seed: int
+    control: Image.Image
+    warped: Rendered | None = None
+
+
+class DiffusionBackend:
+    """`Backend` that re-poses with a pose ControlNet. Construct freely (nothing loads until `render`)."""
+
+    name = "diffusion"
+
+    def __init__(self, config: DiffusionConfig | None = None, *, warp: Backend | None = None) -> None:
+        self.config = config if config is not None else DiffusionConfig.from_env()
+        self._warp = warp
+        self.max_batch = self.config.max_batch  # lowered for good after a CUDA OOM
+        self._lock = threading.Lock()  # the pipeline's scheduler holds per-call state
+
+    # -- Backend protocol
+    # --------------------------------------------------------------------------------------
+    def supports(self, pose: Pose) -> bool:
+        backends = tuple(getattr(pose, "backends", ()) or ())
+        return not backends or self.name in backends
+
+    def mode_for(self, pose: Pose | None) -> Mode:
+        """refine when the warp can render `pose` (or nothing says otherwise), else generate; a configured
+        mode wins."""
+        if self.config.mode is not Mode.AUTO:
+            return self.config.mode
+        if pose is None:
+            return Mode.REFINE
+        return Mode.REFINE if self.warp.supports(pose) else Mode.GENERATE
+
+    @property
+    def warp(self) -> Backend:
+        if self._warp is None:
+            from gpu_worker.generate.warp import WarpBackend
+
+            self._warp = WarpBackend()
+        return self._warp
+
+    def render(
+        self,
+        photo: Image.Image,
+        source: Skeleton,
+        targets: Sequence[Skeleton],
+        *,
+        seed: int = 0,
+        progress: ProgressCallback | None = None,
+        poses: Sequence[Pose] | None = None,
+    ) -> list[Rendered]:
+        """One image per target skeleton (in the targets' frame). Pass `poses` (same order as `targets`) so
+        each pose gets its mode and a seed tied to its id; without them, items are refined and seeded by
+        position."""
+        if poses is not None and len(poses) != len(targets):
+            raise ValueError(f"got {len(poses)} poses for {len(targets)} targets")
+        if not targets:
+            return []
+        report = _Progress(progress)
+        with self._lock:
+            return self._render(photo.convert("RGB"), source, list(targets), seed, report, poses)
+
+    # -- the work
+    # ----------------------------------------------------------------------------------------------
+    def _render(
+        self,
+        photo: Image.Image,
+        source: Skeleton,
+        targets: list[Skeleton],
+        seed: int,
+        report: _Progress,
+        poses: Sequence[Pose] | None,
+    ) -> list[Rendered]:
+        from gpu_worker.generate.model_loader import load_models
+        from gpu_worker.pose.render import line_width_for, render_openpose
+
+        cfg = self.config
+        # 1. models (first call in this process loads them)
+        report(0.0, "loading diffusion models")
+        models = load_models(cfg)
+        report(_P_LOAD, "diffusion models ready")
+
+        # 2. plan: mode, seed and control image per pose
+        out_w, out_h = targets[0].width, targets[0].height
+        gw, gh = generation_size(out_w, out_h, cfg.long_side, models.pixel_multiple)
+        line = cfg.line_width or line_width_for(gw, gh)
+        items: list[_Item] = []
+        for k, target in enumerate(targets):
+            pose = poses[k] if poses is not None else None
+            pose_id = str(getattr(pose, "id", k)) if pose is not None else str(k)
+            control = render_openpose(
+                target.scaled_to(gw, gh), width=gw, height=gh, stick_width=line, joint_radius=line
+            )
+            items.append(_Item(k, target, pose_id, self.mode_for(pose), item_seed(seed, pose_id), control))
+
+        # 3. warp the poses to refine (their starting images and exact garment pixels)
+        refine = [it for it in items if it.mode is Mode.REFINE]
+        if refine:
+
+            def warp_progress(f: float, stage: str) -> None:
+                report(_P_LOAD + _P_WARP * f, f"warp: {stage}")
+
+            warped = self.warp.render(
+                photo, source, [it.target for it in refine], seed=seed, progress=warp_progress
+            )
+            for it, r in zip(refine, warped, strict=True):
+                it.warped = r
+        report(_P_LOAD + _P_WARP, "warp done")
+
+        # 4. text + image-prompt embeddings, once for the photo
+        pipe = models.pipeline
+        cond = pipe.encode_conditioning(
+            cfg.prompt,
+            cfg.negative_prompt,
+            ip_adapter_image=photo if models.has_ip_adapter else None,
+            guidance_scale=cfg.guidance,
+        )
+        start = _P_LOAD + _P_WARP + _P_ENCODE
+        report(start, "photo encoded")
+        if gw * gh > cfg.vae_tiling_above:
+            pipe.vae.enable_tiling()
+        else:
+            pipe.vae.disable_tiling()
+
+        # 5. one batched denoising call per mode (split only on out-of-memory)
+        steps = cfg.num_steps
+        units = {Mode.REFINE: _refine_steps(steps, cfg.refine_strength), Mode.GENERATE: steps}
+        total = sum(units[it.mode] for it in items)
+        done = 0
+        results: dict[int, tuple[Image.Image, int]] = {}
+        for mode in (Mode.REFINE, Mode.GENERATE):
+            group = [it for it in items if it.mode is mode]
+            if not group:
+                continue
+
+            def on_units(n: int, mode: Mode = mode) -> None:
+                nonlocal done
+                done += n
+                report(start + _P_DENOISE * min(1.0, done / total), f"denoising ({mode.value})")
+
+            results.update(self._denoise(models, cond, group, mode, gw, gh, on_units))
+
+        # 6. back to the output frame; refine puts the exact garment pixels back
+        rendered: list[Rendered] = []
+        for it in items:
+            image, batch_size = results[it.index]
+            extras: dict[str, object] = {
+                "backend": self.name, "mode": it.mode.value, "pose_id": it.pose_id, "seed": it.seed,
+                "steps": units[it.mode], "batch_size": batch_size, "generation_size": (gw, gh),
+                "family": models.family.value, "control_image": it.control,
+            }  # fmt: skip
+            if it.warped is not None:
+                w = it.warped
+                final = composite_exact(image, w.image, w.exact_mask, feather=cfg.feather)
+                extras["warp_foldover_fraction"] = w.foldover_fraction
+                extras["warp_image"] = w.image
+                # The denoiser redraws folds, so the warp's fold-over measure no longer describes the output.
+                rendered.append(Rendered(final, w.exact_mask, w.uncovered_fraction, 0.0, extras))
+            else:
+                final = image.resize((it.target.width, it.target.height), Image.Resampling.LANCZOS)
+                rendered.append(Rendered(final, None, 1.0, 0.0, extras))
+        report(1.0, "diffusion done")
+        return rendered
+
+    def _denoise(
+        self,
+        models: LoadedModels,
+        cond: Any,
+        group: list[_Item],
+        mode: Mode,
+        gw: int,
+        gh: int,
+        on_units: Callable[[int], None],
+    ) -> dict[int, tuple[Image.Image, int]]:
+        import torch
+
+        cfg = self.config
+        pending = [group[i : i + self.max_batch] for i in range(0, len(group), self.max_batch)]
+        out: dict[int, tuple[Image.Image, int]] = {}
+        while pending:
+            chunk = pending.pop(0)
+            size = len(chunk)
+            # Fresh generators per attempt: a retried item gets exactly the noise it would have had.
+            generators = [torch.Generator("cpu").manual_seed(it.seed) for it in chunk]
+            try:
+                if 0 < cfg.simulate_oom_above < size:
+                    raise torch.cuda.OutOfMemoryError(
+                        f"simulated CUDA out of memory for a batch of {size} "
+                        f"(POSE_STUDIO_DIFFUSION_SIMULATE_OOM_ABOVE={cfg.simulate_oom_above})"
+                    )
+                images = models.pipeline(
+                    control_images=[it.control for it in chunk],
+                    init_images=[it.warped.image for it in chunk] if mode is Mode.REFINE else None,  # type: ignore[union-attr]
+                    conditioning=cond,
+                    generators=generators,
+                    height=gh,
+                    width=gw,
+                    num_inference_steps=cfg.num_steps,
+                    strength=cfg.refine_strength,
+                    guidance_scale=cfg.guidance,
+                    controlnet_conditioning_scale=cfg.controlnet_scale,
+                    eta=cfg.eta,
+                    step_callback=lambda _i, _n, size=size: on_units(size),
+                )
+            except torch.cuda.OutOfMemoryError as exc:
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                if size == 1:
+                    raise DiffusionOutOfMemory(
+                        f"one {gw}x{gh} image does not fit in GPU memory ({exc}); lower "
+                        "POSE_STUDIO_DIFFUSION_RESOLUTION or set POSE_STUDIO_DIFFUSION_CPU_OFFLOAD=1"
+                    ) from exc
+                half = (size + 1) // 2
+                self.max_batch = min(self.max_batch, half)
+                log.warning(
+                    "CUDA out of memory at batch %d (%dx%d): retrying as %d + %d",
+                    size,
+                    gw,
+                    gh,
+                    half,
+                    size - half,
+                )
+                pending[:0] = [chunk[:half], chunk[half:]]
+                continue
+            for it, image in zip(chunk, images, strict=True):
+                out[it.index] = (image, size)
+        return out
+
+
+def _refine_steps(steps: int, strength: float) -> int:
+    # diffusers' img2img get_timesteps: int(steps * strength) steps run.
+    return max(1, min(int(steps * strength), steps))
+
+
+class _Progress:
+    """Monotonic fraction reporting (a retried batch must not move the bar backwards)."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.last = 0.0
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        self.last = max(self.last, min(1.0, fraction))
+        if self.callback is not None:
+            self.callback(self.last, stage)
+
+
+def get_backend(config: DiffusionConfig | Mapping[str, str] | None = None) -> DiffusionBackend:
+    """The engine's entry point: `config` is a DiffusionConfig, a mapping of POSE_STUDIO_DIFFUSION_*
+    variables, or None (read the environment). Cheap: models load on the first `render` in the calling
+    process."""
+    if isinstance(config, DiffusionConfig):
+        return DiffusionBackend(config)
+    return DiffusionBackend(DiffusionConfig.from_env(config))

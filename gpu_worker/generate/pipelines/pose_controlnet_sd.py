@@ -1,0 +1,197 @@
+"""SD1.5-class OpenPose ControlNet pipeline: generate from noise or refine an init image, batch = poses.
+
+Built on `StableDiffusionControlNetImg2ImgPipeline` (diffusers, Apache-2.0); only `__call__` is ours (see the
+package docstring for why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import PIL.Image
+import torch
+from diffusers import StableDiffusionControlNetImg2ImgPipeline
+from diffusers.utils.torch_utils import randn_tensor
+
+StepCallback = Callable[[int, int], None]
+
+
+@dataclass
+class SDConditioning:
+    """Per-photo conditioning, batch 1; `expand(b)` repeats it for a batch of b poses."""
+
+    prompt_embeds: torch.Tensor  # (1, 77, D)
+    negative_prompt_embeds: torch.Tensor | None  # None without classifier-free guidance
+    image_embeds: list[torch.Tensor] | None  # per IP-Adapter: (1, tokens, D') positive
+    negative_image_embeds: list[torch.Tensor] | None
+
+    @property
+    def do_cfg(self) -> bool:
+        return self.negative_prompt_embeds is not None
+
+
+class PoseControlNetPipeline(StableDiffusionControlNetImg2ImgPipeline):
+    """SD1.5-class pose pipeline. Components exactly as `StableDiffusionControlNetImg2ImgPipeline`."""
+
+    @torch.no_grad()
+    def encode_conditioning(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        *,
+        ip_adapter_image: PIL.Image.Image | None,
+        guidance_scale: float,
+    ) -> SDConditioning:
+        """Text and image-prompt embeddings of one product photo, computed once for all its poses."""
+        device = self._execution_device
+        do_cfg = guidance_scale > 1.0
+        prompt_embeds, negative_embeds = self.encode_prompt(
+            prompt, device, 1, do_cfg, negative_prompt if do_cfg else None
+        )
+        image_embeds = negative_image_embeds = None
+        if ip_adapter_image is not None:
+            per_adapter = self.prepare_ip_adapter_image_embeds(ip_adapter_image, None, device, 1, do_cfg)
+            # prepare_ip_adapter_image_embeds returns cat([negative, positive]) under CFG.
+            image_embeds = [e.chunk(2)[1] if do_cfg else e for e in per_adapter]
+            negative_image_embeds = [e.chunk(2)[0] for e in per_adapter] if do_cfg else None
+        return SDConditioning(
+            prompt_embeds, negative_embeds if do_cfg else None, image_embeds, negative_image_embeds
+        )
+
+    @torch.no_grad()
+    def __call__(  # type: ignore[override]
+        self,
+        *,
+        control_images: Sequence[PIL.Image.Image],
+        conditioning: SDConditioning,
+        generators: Sequence[torch.Generator],
+        height: int,
+        width: int,
+        init_images: Sequence[PIL.Image.Image] | None = None,
+        num_inference_steps: int = 20,
+        strength: float = 0.55,
+        guidance_scale: float = 7.0,
+        controlnet_conditioning_scale: float = 1.0,
+        eta: float = 0.0,
+        step_callback: StepCallback | None = None,
+    ) -> list[PIL.Image.Image]:
+        """Denoise one batch (one item per pose) and return the decoded images (`width` × `height`)."""
+        # 1. Check inputs. Raise error if not correct
+        batch = len(control_images)
+        if batch == 0 or len(generators) != batch:
+            raise ValueError(f"need one generator per control image, got {len(generators)} for {batch}")
+        if init_images is not None and len(init_images) != batch:
+            raise ValueError(f"need one init image per control image, got {len(init_images)} for {batch}")
+        multiple = self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+        if height % multiple or width % multiple:
+            raise ValueError(f"height and width must be multiples of {multiple}, got {width}x{height}")
+        if guidance_scale > 1.0 and not conditioning.do_cfg:
+            raise ValueError("conditioning was encoded without classifier-free guidance; encode it again")
+        device = self._execution_device
+        do_cfg = conditioning.do_cfg
+        refine = init_images is not None
+
+        # 2. Expand the per-photo conditioning to the batch: [negative × b, positive × b] under CFG
+        prompt_embeds = conditioning.prompt_embeds.repeat(batch, 1, 1)
+        if do_cfg:
+            negative = conditioning.negative_prompt_embeds.repeat(batch, 1, 1)  # type: ignore[union-attr]
+            prompt_embeds = torch.cat([negative, prompt_embeds])
+        added_cond_kwargs = None
+        if conditioning.image_embeds is not None:
+            image_embeds = []
+            for k, pos in enumerate(conditioning.image_embeds):
+                emb = pos.repeat(batch, *([1] * (pos.dim() - 1)))
+                if do_cfg:
+                    neg = conditioning.negative_image_embeds[k]  # type: ignore[index]
+                    emb = torch.cat([neg.repeat(batch, *([1] * (neg.dim() - 1))), emb])
+                image_embeds.append(emb.to(device))
+            added_cond_kwargs = {"image_embeds": image_embeds}
+
+        # 3. Prepare the control images (one per pose)
+        control = self.prepare_control_image(
+            image=list(control_images),
+            width=width,
+            height=height,
+            batch_size=batch,
+            num_images_per_prompt=1,
+            device=device,
+            dtype=self.controlnet.dtype,
+            do_classifier_free_guidance=do_cfg,
+            guess_mode=False,
+        )
+
+        # 4. Prepare timesteps (refine starts part-way, at `strength`)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        if refine:
+            timesteps, _ = self.get_timesteps(num_inference_steps, strength, device)
+        else:
+            timesteps = self.scheduler.timesteps
+        if len(timesteps) == 0:
+            raise ValueError(f"strength {strength} with {num_inference_steps} steps leaves no step to run")
+
+        # 5. Prepare latents: noise from each item's own generator, so an item does not depend on its batch
+        dtype = prompt_embeds.dtype
+        if refine:
+            image = self.image_processor.preprocess(list(init_images), height=height, width=width)  # type: ignore[arg-type]
+            latents = self.prepare_latents(
+                image.to(dtype=torch.float32),
+                timesteps[:1].repeat(batch),
+                batch,
+                1,
+                dtype,
+                device,
+                list(generators),
+            )
+        else:
+            shape = (
+                batch,
+                self.unet.config.in_channels,
+                height // self.vae_scale_factor,
+                width // self.vae_scale_factor,
+            )
+            latents = randn_tensor(shape, generator=list(generators), device=device, dtype=dtype)
+            latents = latents * self.scheduler.init_noise_sigma
+        extra_step_kwargs = self.prepare_extra_step_kwargs(list(generators), eta)
+
+        # 6. Denoising loop
+        for i, t in enumerate(timesteps):
+            latent_in = torch.cat([latents] * 2) if do_cfg else latents
+            latent_in = self.scheduler.scale_model_input(latent_in, t)
+            down_res, mid_res = self.controlnet(
+                latent_in,
+                t,
+                encoder_hidden_states=prompt_embeds,
+                controlnet_cond=control,
+                conditioning_scale=controlnet_conditioning_scale,
+                guess_mode=False,
+                return_dict=False,
+            )
+            noise_pred = self.unet(
+                latent_in,
+                t,
+                encoder_hidden_states=prompt_embeds,
+                down_block_additional_residuals=down_res,
+                mid_block_additional_residual=mid_res,
+                added_cond_kwargs=added_cond_kwargs,
+                return_dict=False,
+            )[0]
+            if do_cfg:
+                uncond, cond = noise_pred.chunk(2)
+                noise_pred = uncond + guidance_scale * (cond - uncond)
+            latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs, return_dict=False)[0]
+            if step_callback is not None:
+                step_callback(i + 1, len(timesteps))
+
+        # 7. Decode
+        if getattr(self, "final_offload_hook", None) is not None:
+            self.unet.to("cpu")
+            self.controlnet.to("cpu")
+        decoded = self.vae.decode(
+            latents.to(self.vae.dtype) / self.vae.config.scaling_factor, return_dict=False
+        )[0]
+        images = self.image_processor.postprocess(decoded, output_type="pil", do_denormalize=[True] * batch)
+
+        # 8. Offload all models
+        self.maybe_free_model_hooks()
+        return list(images)

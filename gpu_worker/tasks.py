@@ -1,0 +1,187 @@
+"""The GPU side's one task, `generate(job_id, spec_key)`: read the spec, run the engine, write outputs, report back.
+
+Thin on purpose (Celery docs: "a task is much like a web view"): the work is `gpu_worker.engine.repose`; this module
+only moves bytes between storage and the engine and reports to the web side *by task name* on the `shopify` queue.
+It never touches the database or Shopify.
+
+Redelivery and poison jobs: `task_reject_on_worker_lost` requeues a message whose pool child died, with no limit
+(celery#1628; request.py has no redelivery guard on Redis). Each delivery therefore counts itself in storage
+(`attempts-<run>.json`, next to the spec) before doing any work, and refuses to run past `MAX_ATTEMPTS`, reporting
+`generation_failed(too_many_attempts)` instead. Outputs go to deterministic keys, so a rerun overwrites.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from gpu_worker.celery_app import app
+from gpu_worker.contract import (
+    MAX_ATTEMPTS,
+    SHOPIFY_QUEUE,
+    AttemptStarted,
+    FailureCode,
+    GenerateRequest,
+    GenerationDone,
+    GenerationFailed,
+    JobProgress,
+    JobSpec,
+    OutputRecord,
+    Payload,
+    ResultManifest,
+    TaskName,
+)
+from gpu_worker.storage import KeyMissing, Storage, keys, storage_from_url
+
+log = logging.getLogger(__name__)
+
+# Test hooks, read in the worker process only (never set in production): make a generation crash its process or
+# take longer, so the end-to-end tests can kill a worker mid-generation and feed it a poison job.
+CRASH_POSE_SET_ENV = "POSE_STUDIO_TEST_CRASH_POSE_SET"
+SLOW_SECONDS_ENV = "POSE_STUDIO_TEST_SLOW_SECONDS"
+PROGRESS_INTERVAL = 1.0  # seconds between progress reports: enough for a progress bar, light on the broker
+
+_storage: Storage | None = None
+
+
+def storage() -> Storage:
+    global _storage
+    if _storage is None:
+        _storage = storage_from_url()
+    return _storage
+
+
+def report(name: TaskName, payload: Payload) -> None:
+    app.send_task(name.value, kwargs=payload.to_kwargs(), queue=SHOPIFY_QUEUE)
+
+
+@app.task(name=TaskName.GENERATE.value, bind=True)
+def generate(self: Any, job_id: int, spec_key: str) -> str:
+    """Generate the outputs of one job run; returns a short status (ignored: the job row is the truth)."""
+    return run_generation(GenerateRequest(job_id=job_id, spec_key=spec_key))
+
+
+def count_attempt(spec_key: str) -> int:
+    """Record one more delivery of this run in storage and return its number (1 = first)."""
+    key = keys.attempts_for_spec(spec_key)
+    try:
+        n = int(json.loads(storage().get(key)).get("attempts", 0)) + 1
+    except KeyMissing:
+        n = 1
+    storage().put(key, json.dumps({"attempts": n, "pid": os.getpid(), "at": time.time()}).encode(),
+                  "application/json")  # fmt: skip
+    return n
+
+
+def run_generation(req: GenerateRequest) -> str:
+    # 1. the spec: gone means the job was cancelled or its shop erased; nothing to do
+    try:
+        spec = JobSpec.from_kwargs(json.loads(storage().get(req.spec_key)))
+    except KeyMissing:
+        log.info("job %s: spec %s is gone (cancelled or erased); skipping", req.job_id, req.spec_key)
+        return "skipped"
+    # 2. count this delivery; a job that keeps killing its worker stops here
+    attempt = count_attempt(req.spec_key)
+    if attempt > MAX_ATTEMPTS:
+        report(TaskName.GENERATION_FAILED, GenerationFailed(
+            job_id=req.job_id, spec_key=req.spec_key, code=FailureCode.TOO_MANY_ATTEMPTS,
+            message=f"the generation stopped its worker {attempt - 1} times (out of memory or a crash in the "
+            "engine); try a smaller image or another backend, or contact support with this job id",
+        ))  # fmt: skip
+        return "too_many_attempts"
+    report(TaskName.ATTEMPT_STARTED, AttemptStarted(job_id=req.job_id, attempt=attempt, spec_key=req.spec_key))
+    try:
+        manifest = _generate(req, spec)
+        if not manifest:
+            return "skipped"
+    except SoftTimeLimitExceeded:
+        report(TaskName.GENERATION_FAILED, GenerationFailed(
+            job_id=req.job_id, spec_key=req.spec_key, code=FailureCode.TIMED_OUT,
+            message="the generation took longer than the time limit; try a smaller image size or the warp backend",
+        ))  # fmt: skip
+        return "timed_out"
+    except Exception as exc:  # noqa: BLE001 - every failure is reported on the job row, then acked
+        from gpu_worker.errors import InputRejected, PoseStudioError
+
+        if isinstance(exc, InputRejected):
+            code, message = FailureCode.INPUT_REJECTED, str(exc)
+        elif isinstance(exc, PoseStudioError):
+            code, message = FailureCode.ENGINE_ERROR, f"{exc}"
+        else:
+            log.exception("job %s: generation failed", req.job_id)
+            code = FailureCode.ENGINE_ERROR
+            message = f"the generation failed on our side ({type(exc).__name__}); try again later"
+        report(TaskName.GENERATION_FAILED, GenerationFailed(job_id=req.job_id, spec_key=req.spec_key, code=code,
+                                                            message=message))  # fmt: skip
+        return "failed"
+    report(TaskName.GENERATION_DONE, GenerationDone(job_id=req.job_id, manifest_key=manifest, spec_key=req.spec_key))
+    return "done"
+
+
+def _generate(req: GenerateRequest, spec: JobSpec) -> str:
+    # heavy imports only here, in the pool child, on the first task
+    from gpu_worker.engine import repose
+    from gpu_worker.pose.library import pose_set_from_dict
+    from gpu_worker.pose.skeleton import Skeleton
+
+    if os.environ.get(CRASH_POSE_SET_ENV) and spec.pose_set.get("id") == os.environ[CRASH_POSE_SET_ENV]:
+        os._exit(70)  # test hook: a poison job that kills its worker process every time
+    if os.environ.get(SLOW_SECONDS_ENV):
+        time.sleep(float(os.environ[SLOW_SECONDS_ENV]))
+
+    last = [0.0]
+
+    def progress(fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL:
+            last[0] = now
+            report(TaskName.JOB_PROGRESS, JobProgress(job_id=req.job_id, progress=int(fraction * 100), stage=stage,
+                                                      spec_key=req.spec_key))  # fmt: skip
+
+    photo = storage().get(spec.source_key)
+    result = repose(
+        photo, pose_set_from_dict(spec.pose_set), poses=spec.poses, backend=spec.backend, seed=spec.seed,
+        max_size=spec.max_size,
+        source_skeleton=Skeleton.from_dict(spec.source_skeleton) if spec.source_skeleton else None,
+        progress=progress,
+    )  # fmt: skip
+    if not storage().exists(req.spec_key):
+        return _gone(req)  # cancelled or erased while we were generating: write nothing for it
+    records = []
+    for out in result.outputs:
+        key = keys.output(spec.shop, spec.job_id, out.pose.id, spec.seed, spec.output_format)
+        image = out.rendered.image
+        buf = io.BytesIO()
+        image.save(buf, format="PNG" if spec.output_format == "png" else "JPEG")
+        storage().put(key, buf.getvalue(), f"image/{'png' if spec.output_format == 'png' else 'jpeg'}")
+        q = out.quality
+        records.append(OutputRecord(
+            pose_id=out.pose.id, pose_name=out.pose.name, key=key, seed=spec.seed,
+            oks=_num(q.oks), pck=_num(q.pck), passed=bool(q.passed), reasons=[str(r) for r in q.reasons],
+            width=image.width, height=image.height,
+        ).to_kwargs())  # fmt: skip
+    manifest = ResultManifest(
+        job_id=spec.job_id, run=spec.run, outputs=records, seconds=round(sum(result.timings.values()), 3),
+        backend=result.backend or spec.backend, skipped=[{"pose_id": s.pose.id, "reason": s.reason} for s in result.skipped],
+    )  # fmt: skip
+    manifest_key = keys.manifest_for_spec(req.spec_key)
+    storage().put(manifest_key, json.dumps(manifest.to_kwargs()).encode(), "application/json")
+    return manifest_key
+
+
+def _gone(req: GenerateRequest) -> str:
+    log.info("job %s: spec disappeared during generation; discarding the outputs", req.job_id)
+    return ""
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else round(value, 4)  # NaN → None (JSON has no NaN)

@@ -1,0 +1,16 @@
+"""Thin HTTP layer: one blueprint module per feature, each exporting `bp`. Register new ones here."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from plugin.blueprints import auth, pages, webhooks
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(pages.bp)  # admin pages (+ pose_images, nested)
+    from plugin.blueprints import api  # JSON API of the job layer (issue 4)
+
+    app.register_blueprint(api.bp)

@@ -1,0 +1,43 @@
+"""POST /webhooks: one endpoint for every topic (topic and shop come from the headers)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from plugin.shopify import webhooks
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/webhooks")
+def receive() -> Response:
+    cap = current_app.config["WEBHOOK_MAX_BODY_BYTES"]
+    if request.content_length is not None and request.content_length > cap:
+        return _answer(413, "body too large")
+    # Also caps a chunked body with no Content-Length: reading past the cap raises 413.
+    request.max_content_length = cap
+    raw_body = request.get_data(cache=False)
+    try:
+        webhooks.verify(raw_body, request.method, request.headers, request.url)
+        meta = webhooks.read_meta(request.headers)
+    except webhooks.WebhookRejected as exc:
+        log.warning("webhook rejected (%s): %s", exc.status, exc.reason)
+        return _answer(exc.status, exc.reason)
+    try:
+        outcome = webhooks.record_and_dispatch(meta, raw_body)
+    except Exception:
+        # Anything non-2xx makes Shopify retry (8 times over 4 h); the retry is deduplicated or re-enqueued.
+        log.exception("webhook %s for %s could not be handled", meta.topic, meta.shop_domain)
+        return _answer(503, "try again")
+    log.info("webhook %s for %s: %s", meta.topic, meta.shop_domain, outcome)
+    return _answer(200, outcome.value)
+
+
+def _answer(status: int, message: str) -> Response:
+    response = jsonify({"status": message})
+    response.status_code = status
+    return response

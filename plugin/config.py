@@ -1,0 +1,185 @@
+"""Every setting of the web app, read from the environment in one place.
+
+`load_config()` returns the dict that `create_app` puts into `app.config`. The Flask config keys are the
+environment variable names, so `current_app.config["SHOPIFY_API_KEY"]` is what `SHOPIFY_API_KEY` said.
+Tests pass a dict of overrides instead of touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from plugin.errors import ConfigError
+
+DEFAULT_API_VERSION = "2026-10"
+DEFAULT_SCOPES = "read_products,write_products,read_files,write_files"
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+    required: bool = False
+    required_in_production: bool = False
+    secret: bool = False
+
+
+# The README / docs/SHOPIFY.md table is generated from this list (`settings_table_markdown`).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("POSE_STUDIO_ENV", "production", "`production`, `development` or `test`."),
+    Setting("SHOPIFY_API_KEY", None, "App client id (Partner dashboard / `shopify.app.toml` client_id).",
+            required=True),
+    Setting("SHOPIFY_API_SECRET", None, "App client secret: signs ID tokens, webhooks and OAuth callbacks.",
+            required=True, secret=True),
+    Setting("SHOPIFY_API_SECRET_PREVIOUS", "", "Previous client secret, accepted during a secret rotation.",
+            secret=True),
+    Setting("SHOPIFY_APP_URL", None, "Public https origin of this app (`application_url`).",
+            required_in_production=True),
+    Setting("SHOPIFY_SCOPES", DEFAULT_SCOPES,
+            "Comma-separated access scopes asked for in the OAuth code flow."),
+    Setting("SHOPIFY_API_VERSION", DEFAULT_API_VERSION, "Admin API version used for GraphQL calls."),
+    Setting("DATABASE_URL", None,
+            "SQLAlchemy URL; default: SQLite file `pose-studio.sqlite` in the instance folder."),
+    Setting("REDIS_URL", "", "Celery broker and the per-shop token refresh lock. Unset: embedded "
+            "SQLite broker and an in-process lock (one process only).", required_in_production=True),
+    Setting("POSE_STUDIO_ENCRYPTION_KEYS", None, "Comma-separated Fernet keys for tokens at rest; the "
+            "first encrypts, all decrypt. Rotate: prepend a new key, run `pose-studio rotate-keys`, "
+            "drop the old one.",
+            required=True, secret=True),
+    Setting("SHOPIFY_ADMIN_ORIGIN", "", "Emulator only: send Admin API and OAuth calls to this origin "
+            "(with `Host: {shop}`) instead of https://{shop}. Refused unless POSE_STUDIO_ENV is "
+            "development or test."),
+)
+
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    instance_path: str | os.PathLike[str] = "instance",
+) -> dict[str, Any]:
+    """Read every setting from `environ` (default os.environ), apply `overrides`, validate; Flask config.
+
+    Raises ConfigError listing every problem at once.
+    """
+    env = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = overrides.pop(setting.name, None)
+        if raw is None:
+            raw = env.get(setting.name)
+        if raw is None or (isinstance(raw, str) and raw.strip() == "" and setting.default is not None):
+            raw = setting.default
+        values[setting.name] = raw.strip() if isinstance(raw, str) else raw
+
+    problems: list[str] = []
+    try:
+        environment = Environment(str(values["POSE_STUDIO_ENV"]).lower())
+    except ValueError:
+        problems.append(
+            f"POSE_STUDIO_ENV={values['POSE_STUDIO_ENV']!r}: use production, development or test."
+        )
+        environment = Environment.PRODUCTION
+    values["POSE_STUDIO_ENV"] = environment.value
+
+    for setting in SETTINGS:
+        if values[setting.name]:
+            continue
+        if setting.required:
+            problems.append(f"{setting.name} is not set: {setting.help}")
+        elif setting.required_in_production and environment is Environment.PRODUCTION:
+            problems.append(f"{setting.name} is not set (required in production): {setting.help}")
+
+    app_url = values["SHOPIFY_APP_URL"] or ("" if environment is Environment.PRODUCTION else "http://localhost:5000")
+    if app_url:
+        parts = urlsplit(app_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(f"SHOPIFY_APP_URL={app_url!r} is not an absolute http(s) URL.")
+        elif environment is Environment.PRODUCTION and parts.scheme != "https":
+            problems.append("SHOPIFY_APP_URL must be https in production (Shopify only embeds https apps).")
+    values["SHOPIFY_APP_URL"] = app_url.rstrip("/")
+
+    admin_origin = values["SHOPIFY_ADMIN_ORIGIN"] or ""
+    if admin_origin:
+        if environment is Environment.PRODUCTION:
+            problems.append(
+                "SHOPIFY_ADMIN_ORIGIN is set but POSE_STUDIO_ENV is production: it sends shop tokens to a "
+                "non-Shopify host and is only for the local emulator. Unset it, or set "
+                "POSE_STUDIO_ENV=development."
+            )
+        parts = urlsplit(admin_origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            problems.append(f"SHOPIFY_ADMIN_ORIGIN={admin_origin!r} must be an origin like http://127.0.0.1:8081.")
+    values["SHOPIFY_ADMIN_ORIGIN"] = admin_origin.rstrip("/")
+
+    scopes = str(values["SHOPIFY_SCOPES"]).split(",")
+    values["SHOPIFY_SCOPES"] = ",".join(s.strip() for s in scopes if s.strip())
+
+    database_url = values.pop("DATABASE_URL") or default_database_url(instance_path)
+    values["DATABASE_URL"] = database_url
+
+    if problems:
+        raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))
+
+    config: dict[str, Any] = {
+        **values,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "TESTING": environment is Environment.TEST,
+        "WEBHOOK_MAX_BODY_BYTES": WEBHOOK_MAX_BODY_BYTES,
+        # Flask's signing key (OAuth state cookie) is derived from the app secret so there is one secret less
+        # to manage; the derivation keeps the raw client secret out of itsdangerous.
+        "SECRET_KEY": _derive_secret_key(str(values["SHOPIFY_API_SECRET"] or "")),
+        "SESSION_COOKIE_SECURE": app_url.startswith("https://"),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }
+    if values["SHOPIFY_API_SECRET_PREVIOUS"]:
+        config["SECRET_KEY_FALLBACKS"] = [_derive_secret_key(values["SHOPIFY_API_SECRET_PREVIOUS"])]
+    config.update(overrides)  # anything else (e.g. SQLALCHEMY_ECHO) passes through untouched
+    return config
+
+
+def default_database_url(instance_path: str | os.PathLike[str]) -> str:
+    return f"sqlite:///{Path(instance_path).resolve() / 'pose-studio.sqlite'}"
+
+
+def database_url_from_env(instance_path: str | os.PathLike[str] = "instance") -> str:
+    """DATABASE_URL alone, for commands (migrate) that must not need the Shopify credentials."""
+    return os.environ.get("DATABASE_URL", "").strip() or default_database_url(instance_path)
+
+
+def is_emulated(config: Mapping[str, Any]) -> bool:
+    return bool(config.get("SHOPIFY_ADMIN_ORIGIN"))
+
+
+def settings_table_markdown() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "—" if s.default in (None, "") else f"`{s.default}`"
+        flags = " Required." if s.required else ""
+        if s.required_in_production:
+            flags = " Required in production."
+        rows.append(f"| `{s.name}` | {default} | {s.help}{flags} |")
+    return "\n".join(rows)
+
+
+def _derive_secret_key(api_secret: str) -> str:
+    return hmac.new(api_secret.encode(), b"pose-studio flask signing key", hashlib.sha256).hexdigest()

@@ -1,0 +1,481 @@
+"""Running Pose Studio: `serve` (gunicorn), `worker` (Celery), `dev` (everything on a laptop), `config check`.
+
+Production reads every setting from the environment (see docs/DEPLOYMENT.md); these commands only choose
+process shapes: how many gunicorn workers, which Celery app and queue, how many GPU processes.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+# ---------------------------------------------------------------------------------------------- serve
+
+
+def wsgi_app() -> Any:
+    """The WSGI callable gunicorn serves (`plugin.ops_commands:wsgi_app()`): the app, observability, and
+    ProxyFix trusting exactly POSE_STUDIO_PROXY_HOPS proxies (0 = none: forwarded headers are ignored, so a
+    client cannot spoof its address or scheme)."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from plugin import create_app
+    from plugin.observability import init_observability
+
+    app = create_app()
+    init_observability(app)
+    hops = proxy_hops()
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+    return app
+
+
+def proxy_hops(environ: dict[str, str] | None = None) -> int:
+    raw = (environ if environ is not None else os.environ).get("POSE_STUDIO_PROXY_HOPS", "").strip() or "0"
+    if not raw.isdigit():
+        raise click.ClickException(f"POSE_STUDIO_PROXY_HOPS must be a whole number, got {raw!r}")
+    return int(raw)
+
+
+@click.command()
+@click.option("--bind", "-b", help="host:port (default $GUNICORN_BIND, else $HOST:$PORT, else :8000)")
+@click.option("--workers", "-w", type=click.IntRange(1, 64), help="processes (default 2 x cores + 1, max 12)")
+@click.option("--threads", type=click.IntRange(1, 64), help="threads per process (default 4)")
+@click.option("--timeout", type=click.IntRange(5, 600), help="seconds before a stuck worker is recycled (30)")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="refuse to start when the configuration is invalid")
+def serve(
+    bind: str | None, workers: int | None, threads: int | None, timeout: int | None, check: bool
+) -> None:
+    """Serve the web app with gunicorn (settings in plugin/gunicorn_conf.py, overridable by GUNICORN_*)."""
+    if check:
+        _fail_on_invalid_config()
+    overrides = {"GUNICORN_BIND": bind, "GUNICORN_WORKERS": workers, "GUNICORN_THREADS": threads,
+                 "GUNICORN_TIMEOUT": timeout}
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in overrides.items() if v is not None})
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:plugin.gunicorn_conf",
+            "plugin.ops_commands:wsgi_app()"]
+    # exec: gunicorn's master becomes this process, so systemd/containers signal it directly.
+    os.execve(sys.executable, argv, env)  # noqa: S606 (our own interpreter, fixed argv)
+
+
+def _fail_on_invalid_config() -> None:
+    from plugin.config import load_config
+    from plugin.errors import ConfigError
+
+    try:
+        load_config()
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}\n(`pose-studio config check` lists every problem.)") from None
+
+
+# ---------------------------------------------------------------------------------------------- worker
+
+DEFAULT_METRICS_PORTS = {"shopify": 9808, "gpu": 9809}
+
+
+def visible_gpus(environ: dict[str, str] | None = None) -> list[str]:
+    """GPU ids this worker may use, without touching CUDA (the prefork parent must never initialise it):
+    CUDA_VISIBLE_DEVICES when set (empty or -1 = none), else what `nvidia-smi -L` lists, else none."""
+    env = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in env:
+        ids = [d.strip() for d in env["CUDA_VISIBLE_DEVICES"].split(",") if d.strip()]
+        # CUDA stops at the first invalid id ("-1" hides every GPU).
+        valid: list[str] = []
+        for d in ids:
+            if d.startswith("-"):
+                break
+            valid.append(d)
+        return valid
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=True).stdout  # noqa: S603
+    except (subprocess.SubprocessError, OSError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def default_concurrency(queue: str, environ: dict[str, str] | None = None) -> int:
+    if queue == "gpu":
+        return max(1, len(visible_gpus(environ)))
+    # shopify tasks wait on HTTP (Shopify, CDN, storage): a few processes per core.
+    return min(2 * (os.cpu_count() or 1), 8)
+
+
+def _pin_child_to_gpu(**_: Any) -> None:
+    """worker_process_init: give pool child N the N-th visible GPU, before anything imports torch.
+
+    billiard numbers pool processes 0..concurrency-1 and a replacement child (max_tasks_per_child, crash)
+    inherits the index of the one it replaces, so each GPU keeps exactly one process."""
+    devices = [d for d in os.environ.get("POSE_STUDIO_GPU_DEVICES", "").split(",") if d]
+    if not devices:
+        return
+    from billiard.process import current_process
+
+    index = getattr(current_process(), "index", 0) or 0
+    os.environ["CUDA_VISIBLE_DEVICES"] = devices[index % len(devices)]
+
+
+def load_celery_app(queue: str) -> Any:
+    """The Celery app that runs `queue`: the GPU worker's own app for `gpu` (never Flask), the web app's
+    for `shopify` (tasks run inside the Flask app context)."""
+    if queue == "gpu":
+        module = importlib.import_module("gpu_worker.tasks")
+        for attr in ("celery_app", "app", "celery"):
+            candidate = getattr(module, attr, None)
+            if candidate is not None and hasattr(candidate, "worker_main"):
+                celery = candidate
+                break
+        else:
+            raise click.ClickException("gpu_worker.tasks defines no Celery app (celery_app)")
+    else:
+        from plugin import create_app
+
+        flask_app = create_app()
+        from plugin.observability import init_observability
+
+        init_observability(flask_app)
+        celery = flask_app.extensions["celery"]
+        if importlib.util.find_spec("plugin.tasks") is not None:
+            importlib.import_module("plugin.tasks")  # registers the shopify-queue tasks
+    _apply_contract_settings(celery)
+    return celery
+
+
+def _apply_contract_settings(celery: Any) -> None:
+    """The shared settings of gpu_worker/contract.py, for every key the app did not set itself; an explicit
+    CELERY_BROKER_URL (the dev command's embedded broker) wins over the app's choice."""
+    from gpu_worker.contract import celery_settings
+
+    explicit_broker = os.environ.get("CELERY_BROKER_URL", "").strip()
+    if explicit_broker:
+        celery.conf.broker_url = explicit_broker
+    changed = dict(getattr(celery.conf, "changes", {}) or {})
+    for key, value in celery_settings(str(celery.conf.broker_url)).items():
+        if key not in changed:
+            celery.conf[key] = value
+        elif isinstance(value, dict) and isinstance(changed[key], dict):
+            # e.g. broker_transport_options: keep the app's entries, add the contract's visibility_timeout
+            celery.conf[key] = {**value, **changed[key]}
+    if str(celery.conf.broker_url).startswith("sqla+"):
+        # kombu's SQLAlchemy transport hands its transport options to create_engine(), which refuses
+        # visibility_timeout; the embedded broker has no visibility timeout anyway (dev only).
+        celery.conf.broker_transport_options = embedded_broker_options(celery.conf.broker_transport_options)
+
+
+def embedded_broker_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (options or {}).items() if k != "visibility_timeout"}
+
+
+@click.command()
+@click.option("--queues", "-Q", "queue", type=click.Choice(["gpu", "shopify"]), required=True,
+              help="which queue this worker consumes")
+@click.option("--concurrency", "-c", type=click.IntRange(1, 256),
+              help="processes (gpu: one per visible GPU; shopify: 2 x cores, max 8)")
+@click.option("--hostname", "-n", help="Celery node name (default queue@host)")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="POSE_STUDIO_WORKER_METRICS_PORT",
+              help="Prometheus exporter port (default 9808 shopify / 9809 gpu; 0 = off)")
+@click.option("--loglevel", "-l", default=lambda: os.environ.get("LOG_LEVEL", "INFO"), show_default="INFO")
+@click.option("--pool", "-P", type=click.Choice(["prefork", "solo", "threads"]), default="prefork",
+              show_default=True, help="prefork in production (time limits, child recycling); solo for dev")
+def worker(queue: str, concurrency: int | None, hostname: str | None, metrics_port: int | None, loglevel: str,
+           pool: str) -> None:
+    """Run a Celery worker for one queue with the shared settings of gpu_worker/contract.py."""
+    # 1. metrics directory before prometheus_client is imported anywhere (children inherit it)
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix=f"pose-studio-{queue}-"
+    )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    from plugin.observability import init_worker_observability
+    from plugin.observability.logging import configure_logging
+    from plugin.observability.metrics import prepare_multiproc_dir, start_worker_exporter
+
+    prepare_multiproc_dir(metrics_dir)
+    configure_logging(loglevel)
+
+    # 2. process shape
+    if queue == "gpu":
+        devices = visible_gpus()
+        if devices:
+            os.environ["POSE_STUDIO_GPU_DEVICES"] = ",".join(devices)
+            from celery.signals import worker_process_init
+
+            worker_process_init.connect(_pin_child_to_gpu, weak=False)
+    concurrency = concurrency or default_concurrency(queue)
+
+    # 3. app, signals, exporter, run
+    celery = load_celery_app(queue)
+    init_worker_observability()
+    port = DEFAULT_METRICS_PORTS[queue] if metrics_port is None else metrics_port
+    if port:
+        start_worker_exporter(port, broker_url=str(celery.conf.broker_url))
+    argv = [
+        "worker", "--queues", queue, "--concurrency", str(concurrency), "--pool", pool,
+        "--loglevel", loglevel.upper(), "--without-gossip", "--without-mingle",
+    ]
+    if pool == "prefork":
+        argv += ["-O", "fair"]  # hand a task only to an idle child: a GPU job never waits behind another
+    if hostname:
+        argv += ["--hostname", hostname]
+    else:
+        argv += ["--hostname", f"{queue}@%h"]
+    celery.worker_main(argv=argv)
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+@click.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@click.option("--production", is_flag=True, help="check as production even if POSE_STUDIO_ENV says otherwise")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def config_check(production: bool, as_json: bool) -> None:
+    """Report missing or unsafe settings; exit 1 when there are errors (warnings are listed)."""
+    from plugin.config_check import check_config
+
+    report = check_config(production=production)
+    click.echo(report.as_json() if as_json else report.as_text())
+    if not report.ok:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------- dev
+
+
+DEV_SECRETS_FILE = "dev-secrets.json"
+DEV_LOGIN_PATH = "/dev/login"
+
+
+class DevStack:
+    """Everything `pose-studio dev` runs, in one place so Ctrl-C can stop all of it.
+
+    1. instance folder: SQLite database, SQLite broker (kombu's sqla transport), file storage, dev secrets
+    2. Shopify emulator in this process, with the shop and its seeded products
+    3. migrations, then the two Celery workers (shopify, gpu) as child processes, solo pool
+    4. the web app on a threaded Werkzeug server, plus /dev/login, which mints an ID token signed with the
+       dev secret and opens the app as the emulated shop (registered only here, never by create_app)
+
+    Redis and PostgreSQL are neither needed nor touched, even when REDIS_URL/DATABASE_URL are set around it.
+    """
+
+    def __init__(self, *, instance_dir: str, port: int, shop: str, workers: bool = True) -> None:
+        self.instance = Path(instance_dir).resolve()
+        self.requested_port = port
+        self.shop = shop
+        self.start_workers = workers
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._stopping = threading.Event()
+
+    # -- setup
+    def secrets(self) -> dict[str, str]:
+        """Per-instance dev credentials, created once: a random app secret (so two laptops never share one)
+        under a `dev-secret-` prefix that `config check` refuses in production."""
+        from cryptography.fernet import Fernet
+
+        path = self.instance / DEV_SECRETS_FILE
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+        values = {
+            "SHOPIFY_API_KEY": "pose-studio-dev",
+            "SHOPIFY_API_SECRET": "dev-secret-" + secrets.token_hex(16),
+            "POSE_STUDIO_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        }
+        path.write_text(json.dumps(values, indent=2))
+        path.chmod(0o600)
+        return values
+
+    def environment(self, port: int, emulator_origin: str, creds: dict[str, str]) -> dict[str, str]:
+        return {
+            **creds,
+            "POSE_STUDIO_ENV": "development",
+            "SHOPIFY_APP_URL": f"http://127.0.0.1:{port}",
+            "SHOPIFY_ADMIN_ORIGIN": emulator_origin,
+            "DATABASE_URL": f"sqlite:///{self.instance / 'pose-studio.sqlite'}",
+            "REDIS_URL": "",
+            "CELERY_BROKER_URL": f"sqla+sqlite:///{self.instance / 'celery-broker.sqlite'}",
+            "POSE_STUDIO_STORAGE_URL": (self.instance / "storage").as_uri(),
+            "PROMETHEUS_MULTIPROC_DIR": "",
+            "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        }
+
+    @staticmethod
+    def pick_port(port: int) -> int:
+        for candidate in (port, 0):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", candidate))
+                except OSError:
+                    continue
+                return int(sock.getsockname()[1])
+        raise click.ClickException("no free port on 127.0.0.1")
+
+    def spawn_worker(self, queue: str, env: dict[str, str]) -> None:
+        argv = [sys.executable, "-c", "from plugin.cli import main; main()", "worker", "--queues", queue,
+                "--concurrency", "1", "--pool", "solo", "--metrics-port", "0"]
+        # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
+        self.children[queue] = subprocess.Popen(argv, env=env, start_new_session=True)  # noqa: S603
+
+    # -- run
+    def run(self) -> None:
+        from werkzeug.serving import make_server
+
+        (self.instance / "storage").mkdir(parents=True, exist_ok=True)
+        creds = self.secrets()
+        port = self.pick_port(self.requested_port)
+        app_url = f"http://127.0.0.1:{port}"
+        emulator = self._start_emulator(creds, app_url)
+        env_overrides = self.environment(port, emulator.origin, creds)
+        for key, value in env_overrides.items():
+            if value:
+                os.environ[key] = value
+            else:
+                os.environ.pop(key, None)
+        child_env = dict(os.environ)
+
+        from plugin.schema import upgrade
+
+        upgrade(env_overrides["DATABASE_URL"])
+        if self.start_workers:
+            for queue in ("shopify", "gpu"):
+                self.spawn_worker(queue, child_env)
+
+        app = self._make_app(emulator, env_overrides["CELERY_BROKER_URL"])
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        watcher = threading.Thread(target=self._watch_children, name="dev-watch", daemon=True)
+        watcher.start()
+        click.echo(
+            f"\nPose Studio dev is running (instance {self.instance})\n"
+            f"  Shopify emulator: {emulator.origin}  shop {self.shop}, "
+            f"{self._product_count(emulator)} products\n"
+            f"  workers: {', '.join(self.children) or 'none'} (embedded SQLite broker)\n"
+            f"  open the app as {self.shop}: {app_url}{DEV_LOGIN_PATH}\n"
+            "Ctrl-C stops everything.",
+        )
+        sys.stdout.flush()
+        try:
+            server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stopping.set()
+            click.echo("stopping: web")
+            server.server_close()
+            self.stop_children()
+            click.echo("stopping: emulator")
+            emulator.stop()
+            signal.signal(signal.SIGTERM, previous)
+            click.echo("stopped")
+
+    def _start_emulator(self, creds: dict[str, str], app_url: str) -> Any:
+        try:
+            from tests.shopify_emulator import ShopifyEmulator
+        except ImportError as exc:
+            raise click.ClickException(
+                "`pose-studio dev` runs the Shopify emulator of the source checkout "
+                "(tests/shopify_emulator): run it from the repository root of a checkout."
+            ) from exc
+        emulator = ShopifyEmulator(
+            creds["SHOPIFY_API_KEY"], creds["SHOPIFY_API_SECRET"], webhook_url=f"{app_url}/webhooks",
+            media_ready_delay=1.0,
+        )
+        emulator.add_shop(self.shop)
+        emulator.start()
+        return emulator
+
+    @staticmethod
+    def _product_count(emulator: Any) -> int:
+        shop = next(iter(emulator.shops.values()))
+        return len(getattr(shop, "products", ()) or ())
+
+    def _make_app(self, emulator: Any, broker_url: str) -> Any:
+        from plugin import create_app
+        from plugin.observability import init_observability
+
+        app = create_app({"CELERY": {"broker_url": broker_url}})
+        celery = app.extensions["celery"]
+        celery.conf.broker_transport_options = embedded_broker_options(celery.conf.broker_transport_options)
+        if app.config.get("POSE_STUDIO_ENV") != "development":
+            raise click.ClickException("refusing to mount /dev/login outside development mode")
+        init_observability(app)
+        app.register_blueprint(dev_login_blueprint(emulator, self.shop))
+        return app
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    def _watch_children(self) -> None:
+        reported: set[str] = set()
+        while not self._stopping.wait(1.0):
+            for name, child in self.children.items():
+                code = child.poll()
+                if code is not None and name not in reported:
+                    reported.add(name)
+                    click.echo(f"worker '{name}' exited with code {code}; the web keeps running", err=True)
+
+    def stop_children(self, timeout: float = 15.0) -> None:
+        for name, child in self.children.items():
+            if child.poll() is None:
+                click.echo(f"stopping: worker {name}")
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def dev_login_blueprint(emulator: Any, shop: str) -> Any:
+    """GET /dev/login: what the Shopify admin does when it opens an embedded app — load `/` with `shop`,
+    `host` and a fresh ID token (signed with the dev secret by the emulator)."""
+    from urllib.parse import urlencode
+
+    from flask import Blueprint, redirect
+
+    bp = Blueprint("dev_login", __name__)
+
+    @bp.get(DEV_LOGIN_PATH)
+    def login() -> Any:
+        handle = shop.removesuffix(".myshopify.com")
+        host = base64.urlsafe_b64encode(f"admin.shopify.com/store/{handle}".encode()).decode().rstrip("=")
+        query = {"shop": shop, "host": host, "embedded": "1", "id_token": emulator.make_id_token(shop)}
+        return redirect(f"/?{urlencode(query)}", code=302)
+
+    return bp
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="web port (0 = any free port; a busy port falls back to a free one)")
+@click.option("--instance", "instance_dir", type=click.Path(file_okay=False),
+              default=lambda: os.environ.get("POSE_STUDIO_INSTANCE", ".pose-studio/dev"),
+              show_default=".pose-studio/dev", help="where the SQLite files, broker and storage live")
+@click.option("--shop", default="dev-shop.myshopify.com", show_default=True, help="the emulated shop")
+@click.option("--workers/--no-workers", default=True, show_default=True, help="start the Celery workers")
+def dev(port: int, instance_dir: str, shop: str, workers: bool) -> None:
+    """Web app + workers + Shopify emulator on this laptop: SQLite, embedded broker, no Redis/PostgreSQL."""
+    DevStack(instance_dir=instance_dir, port=port, shop=shop, workers=workers).run()

@@ -1,0 +1,137 @@
+"""Apply what the GPU worker reports (attempt started, progress, done, failed) to the job row.
+
+Every report may arrive twice or late (at-least-once delivery, a worker killed after sending): each handler is a
+conditional update that does nothing when the job is no longer in the state the report is about.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import func, select, update
+
+from gpu_worker.contract import FailureCode, ResultManifest, TaskName
+from plugin.extensions import db, utcnow
+from plugin.models.job import Job, JobMode, JobState
+from plugin.models.output import Decision, Output
+from plugin.services import jobs
+from plugin.services.queue import send_after_commit
+from plugin.storage import KeyMissing, get_storage
+
+log = logging.getLogger(__name__)
+
+GENERATION_SHARE = (10, 90)  # the generation step moves the job's progress from 10 to 90
+
+
+def _run_of(spec_key: str) -> str:
+    name = spec_key.rpartition("/")[2]
+    return name.removeprefix("spec-").removesuffix(".json") or "main"
+
+
+def record_attempt(job_id: int, attempt: int) -> bool:
+    """The GPU worker started delivery number `attempt` of a run: record it on the row (never decreasing)."""
+    result = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.GENERATING)
+        .values(attempts=func.greatest(Job.attempts, attempt) if _pg() else attempt, stage="generating",
+                updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _pg() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def record_progress(job_id: int, progress: int, stage: str) -> None:
+    lo, hi = GENERATION_SHARE
+    value = lo + (hi - lo) * max(0, min(100, progress)) // 100
+    db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.GENERATING, Job.progress <= value)
+        .values(progress=value, stage=stage[:64], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def record_done(job_id: int, manifest_key: str) -> None:
+    """Outputs of one run are in storage: upsert their rows; when no run is pending, check → review or publish."""
+    job = db.session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None or job.state != JobState.GENERATING:
+        db.session.rollback()
+        return  # a duplicate report, or the job was cancelled / redacted meanwhile
+    try:
+        manifest = ResultManifest.from_kwargs(json.loads(get_storage().get(manifest_key)))
+    except KeyMissing:
+        jobs.fail(job_id, FailureCode.ENGINE_ERROR, "the generated images went missing from storage; regenerate")
+        db.session.commit()
+        return
+    existing = {o.pose_id: o for o in db.session.scalars(select(Output).where(Output.job_id == job.id))}
+    order = [p["id"] for p in job.pose_set.get("poses", [])]
+    for rec in manifest.output_records():
+        out = existing.get(rec.pose_id)
+        if out is None:
+            out = Output(shop_id=job.shop_id, job_id=job.id, pose_id=rec.pose_id, variant_id=job.variant_id)
+            db.session.add(out)
+        elif manifest.run != "main" and not out.regenerating:
+            continue  # a late duplicate of a regeneration already applied
+        elif manifest.run == "main" and out.shopify_media_id:
+            continue  # already published from an earlier delivery; never replace it silently
+        out.pose_name = rec.pose_name
+        out.position = order.index(rec.pose_id) if rec.pose_id in order else len(order)
+        out.storage_key, out.seed, out.width, out.height = rec.key, rec.seed, rec.width, rec.height
+        out.oks, out.pck, out.passed, out.reasons = rec.oks, rec.pck, rec.passed, list(rec.reasons)
+        out.decision, out.regenerating = Decision.PENDING, False
+    pending = max(0, job.pending_runs - 1)
+    if pending:
+        job.pending_runs = pending
+        db.session.commit()
+        return
+    job.pending_runs = 0
+    jobs.transition(job.id, JobState.CHECKING, from_states=[JobState.GENERATING], progress=90, stage="checking")
+    _after_check(job)
+    db.session.commit()
+
+
+def _after_check(job: Job) -> None:
+    outputs = list(db.session.scalars(select(Output).where(Output.job_id == job.id)))
+    if job.mode == JobMode.AUTO:
+        for o in outputs:
+            if o.passed and o.decision == Decision.PENDING:
+                o.decision = Decision.APPROVED
+    to_publish = [o for o in outputs if o.decision == Decision.APPROVED and not o.shopify_media_id]
+    if job.mode == JobMode.AUTO and to_publish:
+        jobs.transition(job.id, JobState.PUBLISHING, from_states=[JobState.CHECKING], progress=95,
+                        stage="publishing")  # fmt: skip
+        send_after_commit(TaskName.PUBLISH_JOB, job_id=job.id)
+    else:
+        held = sum(1 for o in outputs if o.decision == Decision.PENDING)
+        jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.CHECKING], progress=100,
+                        stage=f"{held} image(s) waiting for review")  # fmt: skip
+
+
+def record_failed(job_id: int, code: str, message: str, spec_key: str = "") -> None:
+    run = _run_of(spec_key) if spec_key else "main"
+    job = db.session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None or job.state != JobState.GENERATING:
+        db.session.rollback()
+        return
+    if run != "main":
+        # A failed regeneration keeps the job and its other images; the output goes back to review as it was.
+        output_id = int(run.split("-")[1]) if run.count("-") >= 2 else None
+        out = db.session.get(Output, output_id) if output_id else None
+        if out is not None and out.job_id == job.id:
+            out.regenerating = False
+        job.error_code, job.error_message = code, f"regenerating one image failed: {message}"
+        job.pending_runs = max(0, job.pending_runs - 1)
+        if job.pending_runs == 0:
+            jobs.transition(job.id, JobState.CHECKING, from_states=[JobState.GENERATING], stage="checking")
+            _after_check(job)
+        db.session.commit()
+        return
+    jobs.fail(job_id, code, message, from_states=[JobState.GENERATING])
+    db.session.commit()

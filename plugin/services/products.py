@@ -1,0 +1,128 @@
+"""Products as the job layer needs them: id, title, type, tags, gallery images, variants; and which image is the source.
+
+Built from a products/* webhook body (REST shape) or from the Admin API (plugin.shopify.catalog). The *source* of a
+product is its first gallery image that the app did not make itself; our own images are recognised by the
+deterministic filename prefix of the write-back (`pose-studio-…`), so our media writes never look like a new source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+# The write-back names every file it uploads with this prefix (plugin.shopify.media.deterministic_filename).
+from plugin.shopify.media import OUR_PREFIX as OUR_FILENAME_PREFIX  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ProductImage:
+    media_id: str | None
+    url: str
+    alt: str = ""
+    position: int = 0
+
+    @property
+    def filename(self) -> str:
+        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    id: str
+    title: str = ""
+    media_id: str | None = None
+
+
+@dataclass
+class ProductInfo:
+    id: str
+    title: str = ""
+    product_type: str = ""
+    tags: list[str] = field(default_factory=list)
+    updated_at: datetime | None = None
+    images: list[ProductImage] = field(default_factory=list)
+    variants: list[VariantInfo] = field(default_factory=list)
+
+
+def is_our_media(image: ProductImage) -> bool:
+    return image.filename.startswith(OUR_FILENAME_PREFIX)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _gid(kind: str, value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value)
+    return text if text.startswith("gid://") else f"gid://shopify/{kind}/{text}"
+
+
+def from_webhook(payload: dict[str, Any]) -> ProductInfo:
+    """A products/create|update body (REST representation) → ProductInfo."""
+    tags = payload.get("tags") or ""
+    tag_list = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else [str(t) for t in tags]
+    images = [
+        ProductImage(
+            media_id=img.get("admin_graphql_api_id") or _gid("MediaImage", img.get("id")),
+            url=str(img.get("src") or ""), alt=str(img.get("alt") or ""), position=int(img.get("position") or 0),
+        )
+        for img in payload.get("images") or []
+        if img.get("src")
+    ]  # fmt: skip
+    variants = [
+        VariantInfo(
+            id=v.get("admin_graphql_api_id") or _gid("ProductVariant", v.get("id")) or "",
+            title=str(v.get("title") or ""),
+            media_id=_gid("MediaImage", v.get("image_id")),
+        )
+        for v in payload.get("variants") or []
+    ]
+    return ProductInfo(
+        id=payload.get("admin_graphql_api_id") or _gid("Product", payload.get("id")) or "",
+        title=str(payload.get("title") or ""), product_type=str(payload.get("product_type") or ""),
+        tags=[t for t in tag_list if t], updated_at=parse_time(payload.get("updated_at")),
+        images=sorted(images, key=lambda i: i.position), variants=variants,
+    )  # fmt: skip
+
+
+def from_graphql(node: dict[str, Any]) -> ProductInfo:
+    """A Product node of the Admin API (media + variants as in operations.PRODUCTS_PAGE) → ProductInfo."""
+    images = []
+    for i, m in enumerate((node.get("media") or {}).get("nodes") or []):
+        url = ((m.get("image") or {}).get("url")) or ""
+        if url:
+            images.append(ProductImage(media_id=m.get("id"), url=url, alt=m.get("alt") or "", position=i + 1))
+    variants = [
+        VariantInfo(id=v["id"], title=v.get("title") or "",
+                    media_id=next(iter(x["id"] for x in (v.get("media") or {}).get("nodes") or []), None))
+        for v in (node.get("variants") or {}).get("nodes") or []
+    ]  # fmt: skip
+    tags = node.get("tags") or []
+    return ProductInfo(
+        id=node["id"], title=node.get("title") or "", product_type=node.get("productType") or "",
+        tags=list(tags) if isinstance(tags, list) else [t.strip() for t in str(tags).split(",") if t.strip()],
+        updated_at=parse_time(node.get("updatedAt")), images=images, variants=variants,
+    )  # fmt: skip
+
+
+def pick_source(product: ProductInfo, variant_id: str | None = None) -> ProductImage | None:
+    """The image to generate from: the variant's own image when it has one (and it is not ours), else the first
+    gallery image that is not ours."""
+    theirs = [img for img in product.images if not is_our_media(img)]
+    if variant_id:
+        variant = next((v for v in product.variants if v.id == variant_id), None)
+        if variant and variant.media_id:
+            own = next((img for img in theirs if img.media_id == variant.media_id), None)
+            if own is not None:
+                return own
+    return theirs[0] if theirs else None

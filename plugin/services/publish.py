@@ -1,0 +1,98 @@
+"""Publish a job's approved outputs to the product through the idempotent media write-back.
+
+The write-back (plugin.shopify.media) matches the gallery by deterministic filename before creating anything, so a
+publish task that is redelivered after a crash (acks_late) finishes the same publish instead of adding copies. The
+filename carries the job, pose and seed: a regenerated image replaces the published one of the same pose.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from plugin.extensions import db, utcnow
+from plugin.models.job import Job, JobState
+from plugin.models.output import Decision, Output
+from plugin.models.shop import Shop
+from plugin.services import jobs
+from plugin.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+
+class Transient(Exception):
+    """Shopify is throttling or unavailable: the publish task retries with backoff."""
+
+
+def output_filename(job: Job, out: Output) -> str:
+    from plugin.shopify.media import deterministic_filename
+
+    return deterministic_filename(job.id, f"{out.pose_id}-{out.seed}")
+
+
+def _replace_previous(job: Job) -> bool:
+    """Replace our earlier images of the product, unless another variant's job has images on it to keep."""
+    other = db.session.scalar(
+        select(Output.id).join(Job, Job.id == Output.job_id)
+        .where(Job.shop_id == job.shop_id, Job.product_id == job.product_id, Job.id != job.id,
+               Job.variant_id.is_distinct_from(job.variant_id), Output.shopify_media_id.is_not(None))
+        .limit(1)
+    )  # fmt: skip
+    return other is None
+
+
+def run_publish(job_id: int) -> None:
+    """The publish task: approved outputs → product media (in pose order, alt text, variant image). Commits."""
+    from plugin.services.shopify_reads import admin_client
+    from plugin.shopify.errors import MediaError, ShopifyError, ShopifyUnavailable
+    from plugin.shopify.media import ImageToPublish, MediaWriteBack, pose_alt_text
+
+    job = db.session.get(Job, job_id)
+    if job is None or job.state != JobState.PUBLISHING:
+        return
+    shop = db.session.get(Shop, job.shop_id)
+    assert shop is not None
+    approved = list(db.session.scalars(
+        select(Output).where(Output.job_id == job.id, Output.decision == Decision.APPROVED).order_by(Output.position)
+    ))  # fmt: skip
+    storage = get_storage()
+    images = [
+        ImageToPublish(
+            key=str(o.id), filename=output_filename(job, o), bytes=storage.get(o.storage_key),
+            mime="image/png" if o.storage_key.endswith(".png") else "image/jpeg",
+            alt=pose_alt_text(job.product_title or "{product_title}", o.pose_name or o.pose_id),
+            # one image per variant (Shopify's rule): the first approved pose becomes the variant's image
+            variant_id=job.variant_id if i == 0 else None,
+        )
+        for i, o in enumerate(approved)
+    ]  # fmt: skip
+    if not images:
+        jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.PUBLISHING], stage="nothing approved")
+        db.session.commit()
+        return
+    try:
+        published = MediaWriteBack(admin_client(shop)).publish(
+            job.product_id, images, replace_previous=_replace_previous(job),
+            owned_media_ids=[o.shopify_media_id for o in approved if o.shopify_media_id],
+        )  # fmt: skip
+    except ShopifyUnavailable as exc:
+        raise Transient(str(exc)) from exc
+    except (MediaError, ShopifyError) as exc:
+        log.warning("publishing job %s failed: %s", job.id, exc)
+        jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.PUBLISHING],
+                        error_code="publish_failed",
+                        error_message=f"Shopify did not accept the images: {exc}")  # fmt: skip
+        db.session.commit()
+        return
+    by_key = {p.key: p for p in published}
+    now = utcnow()
+    for o in approved:
+        media = by_key.get(str(o.id))
+        if media is not None:
+            o.shopify_media_id = media.media_id
+            o.published_at = o.published_at or now
+    jobs.transition(job.id, JobState.PUBLISHED, from_states=[JobState.PUBLISHING], progress=100,
+                    stage=f"{len(published)} image(s) on the product", error_code=None,
+                    error_message=None)  # fmt: skip
+    db.session.commit()

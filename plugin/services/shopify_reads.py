@@ -1,0 +1,109 @@
+"""What the job layer reads from the Admin API, through the Shopify client's catalog module (plugin.shopify.catalog).
+
+Kept in one place so the services above never build GraphQL themselves, and so that tests and the benchmark see
+every Admin API call of the job layer here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from plugin.extensions import db
+from plugin.models.job import Job
+from plugin.models.shop import Shop
+from plugin.services.products import (
+    ProductImage,
+    ProductInfo,
+    VariantInfo,
+    from_graphql,
+    parse_time,
+    pick_source,
+)
+
+
+def admin_client(shop: Shop) -> Any:
+    """An AdminClient for the shop: its (refreshed) offline token, the configured API version, the shared pacer."""
+    from flask import current_app
+
+    from plugin.extensions import get_redis
+    from plugin.shopify.admin_api import AdminClient
+    from plugin.shopify.auth import get_access_token
+
+    domain = shop.domain
+    return AdminClient(
+        domain, lambda: get_access_token(domain), api_version=current_app.config["SHOPIFY_API_VERSION"],
+        admin_origin=current_app.config.get("SHOPIFY_ADMIN_ORIGIN") or None, redis=get_redis(),
+    )
+
+
+def from_catalog(p: Any) -> ProductInfo:
+    """plugin.shopify.catalog.CatalogProduct → ProductInfo (gallery order kept; media without a URL dropped)."""
+    images = [ProductImage(media_id=m.id, url=m.url, alt=m.alt, position=i + 1)
+              for i, m in enumerate(p.media) if m.url]  # fmt: skip
+    variants = [VariantInfo(id=v.id, title=v.title, media_id=v.media_id) for v in p.variants]
+    return ProductInfo(id=p.id, title=p.title, updated_at=parse_time(p.updated_at), images=images, variants=variants)
+
+
+def _catalog(shop: Shop) -> Any:
+    from plugin.shopify.catalog import Catalog
+
+    return Catalog(admin_client(shop))
+
+
+def products_by_ids(shop: Shop, ids: list[str]) -> list[ProductInfo]:
+    """The products among `ids` that exist in the shop (one ProductWithMedia read each)."""
+    catalog = _catalog(shop)
+    found = (catalog.get_product(pid) for pid in dict.fromkeys(ids))
+    return [from_catalog(p) for p in found if p is not None]
+
+
+def catalog_products(shop: Shop, collection_id: str | None = None) -> list[ProductInfo]:
+    """Every product of the shop (Bulk Operations export), or of one collection (paged search)."""
+    catalog = _catalog(shop)
+    if collection_id:
+        number = collection_id.rsplit("/", 1)[-1]
+        return [from_catalog(p) for p in catalog.iter_products(query=f"collection_id:{number}")]
+    return [from_catalog(p) for p in catalog.export_products()]
+
+
+def collections_of(shop: Shop, product_id: str) -> list[str]:
+    """Not available from the Shopify client yet: a collection filter matches nothing until it is (see JOBS.md)."""
+    return []
+
+
+def _status_by_product(shop: Shop, product_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The newest job of each product: the generation status shown next to its thumbnail."""
+    if not product_ids:
+        return {}
+    newest = (
+        select(Job.product_id, func.max(Job.id).label("job_id"))
+        .where(Job.shop_id == shop.id, Job.product_id.in_(product_ids))
+        .group_by(Job.product_id)
+        .subquery()
+    )
+    rows = db.session.execute(select(Job).join(newest, Job.id == newest.c.job_id)).scalars()
+    return {j.product_id: {"job_id": j.id, "state": j.state.value, "progress": j.progress} for j in rows}
+
+
+def products_page(shop: Shop, *, after: str | None = None, query: str | None = None) -> dict[str, Any]:
+    from plugin.shopify import operations as ops
+
+    result = admin_client(shop).execute(ops.PRODUCTS_PAGE, {"first": 10, "after": after, "query": query})
+    connection = result.raise_for_errors().data["products"]
+    page = {"nodes": connection["nodes"], "pageInfo": connection["pageInfo"]}
+    products = [from_graphql(node) for node in page["nodes"]]
+    status = _status_by_product(shop, [p.id for p in products])
+    return {
+        "products": [
+            {
+                "id": p.id, "title": p.title,
+                "thumbnail": (pick_source(p).url if pick_source(p) else None),
+                "images": len(p.images), "variants": [{"id": v.id, "title": v.title} for v in p.variants],
+                "generation": status.get(p.id),
+            }
+            for p in products
+        ],
+        "page_info": page.get("pageInfo", {}),
+    }  # fmt: skip

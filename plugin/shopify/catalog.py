@@ -1,0 +1,226 @@
+"""Catalog reads: products with media and variants (cursor pages), one product, and bulk exports (run, poll,
+download, stream-parse the JSONL).
+
+Bulk JSONL has one object per line; a nested connection's nodes are lines of their own with `__parentId`, and
+Shopify only promises they come after their parent, not right after it, so products are assembled by id and
+yielded once the file is read (memory grows with the catalog, not with the file's text).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from plugin.shopify import operations as ops
+from plugin.shopify.admin_api import AdminClient
+from plugin.shopify.errors import BulkOperationFailed, ShopifyUserError
+
+DEFAULT_PAGE_SIZE = 10  # ProductsPage costs 2 + 75 per product: 10 keeps a page at 752 of the 1,000 cap
+BULK_DONE = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+
+
+@dataclass(frozen=True)
+class CatalogMedia:
+    id: str
+    alt: str
+    status: str
+    url: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class CatalogVariant:
+    id: str
+    title: str
+    sku: str
+    options: dict[str, str] = field(default_factory=dict)
+    media_id: str | None = None  # the variant's own image (one at most)
+
+
+@dataclass
+class CatalogProduct:
+    id: str
+    title: str
+    handle: str
+    updated_at: str | None
+    media: list[CatalogMedia] = field(default_factory=list)  # gallery order
+    variants: list[CatalogVariant] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    id: str
+    status: str
+    url: str | None
+    object_count: int
+    root_object_count: int
+    error_code: str | None = None
+
+
+class Catalog:
+    def __init__(
+        self,
+        client: AdminClient,
+        *,
+        bulk_poll_s: float = 2.0,
+        bulk_poll_max_s: float = 30.0,
+        bulk_timeout_s: float = 6 * 3600,
+        download_session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.client = client
+        self.bulk_poll_s = bulk_poll_s
+        self.bulk_poll_max_s = bulk_poll_max_s
+        self.bulk_timeout_s = bulk_timeout_s
+        self.download_session = download_session or requests.Session()
+        self.sleep = sleep
+
+    # -- paged reads --------------------------------------------------------------------------------------------
+    def iter_products(
+        self, query: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[CatalogProduct]:
+        """Every product matching Shopify search `query`, page by page (first 10 media, 10 variants each)."""
+        after: str | None = None
+        while True:
+            result = self.client.execute(
+                ops.PRODUCTS_PAGE, {"first": page_size, "after": after, "query": query}
+            ).raise_for_errors()
+            connection = result.data["products"]
+            for node in connection["nodes"]:
+                yield _product(node)
+            if not connection["pageInfo"]["hasNextPage"]:
+                return
+            after = connection["pageInfo"]["endCursor"]
+
+    def get_product(self, product_id: str) -> CatalogProduct | None:
+        """One product with its whole gallery (paged by 50) and up to 100 variants; None if it does not exist."""
+        result = self.client.execute(ops.PRODUCT_WITH_MEDIA, {"id": product_id, "mediaAfter": None}).raise_for_errors()
+        node = result.data.get("product")
+        if node is None:
+            return None
+        product = _product(node)
+        page = node["media"]["pageInfo"]
+        while page["hasNextPage"]:
+            more = self.client.execute(
+                ops.PRODUCT_WITH_MEDIA, {"id": product_id, "mediaAfter": page["endCursor"]}
+            ).raise_for_errors()
+            media = more.data["product"]["media"]
+            product.media += [_media(m) for m in media["nodes"] if m]
+            page = media["pageInfo"]
+        return product
+
+    # -- bulk ----------------------------------------------------------------------------------------------------
+    def start_bulk_export(self, query: str = ops.BULK_PRODUCTS_QUERY.document) -> str:
+        result = self.client.execute(ops.BULK_RUN_QUERY, {"query": query})
+        errors = result.user_errors("bulkOperationRunQuery")
+        if errors:
+            raise ShopifyUserError(
+                "Shopify refused the bulk export: "
+                + "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors)
+                + " (OPERATION_IN_PROGRESS: another export is running for this shop; wait for it).",
+                user_errors=errors,
+            )
+        result.raise_for_errors()
+        return result.data["bulkOperationRunQuery"]["bulkOperation"]["id"]
+
+    def wait_bulk(self, operation_id: str) -> BulkResult:
+        deadline = time.monotonic() + self.bulk_timeout_s
+        interval = self.bulk_poll_s
+        while True:
+            node = self.client.execute(ops.BULK_STATUS, {"id": operation_id}).raise_for_errors().data["bulkOperation"]
+            if node is None:
+                raise BulkOperationFailed(f"Bulk operation {operation_id} not found")
+            if node["status"] in BULK_DONE:
+                result = BulkResult(
+                    node["id"],
+                    node["status"],
+                    node.get("url"),
+                    int(node.get("objectCount") or 0),
+                    int(node.get("rootObjectCount") or 0),
+                    node.get("errorCode"),
+                )
+                if result.status != "COMPLETED":
+                    raise BulkOperationFailed(
+                        f"Bulk export {operation_id} ended {result.status} ({result.error_code or 'no code'}); "
+                        "start a new one."
+                    )
+                return result
+            if time.monotonic() > deadline:
+                raise BulkOperationFailed(f"Bulk export {operation_id} still {node['status']} after the deadline")
+            self.sleep(interval)
+            interval = min(self.bulk_poll_max_s, interval * 1.5)
+
+    def iter_bulk_lines(self, url: str | None) -> Iterator[dict[str, Any]]:
+        """Stream the JSONL file line by line (None url: an export that matched nothing)."""
+        if not url:
+            return
+        with self.download_session.get(url, stream=True, timeout=(5, 60)) as response:
+            response.raise_for_status()
+            for raw in response.iter_lines():
+                if raw:
+                    yield json.loads(raw)
+
+    def export_products(self) -> Iterator[CatalogProduct]:
+        """Run a bulk export of the catalog and yield every product with media and variants."""
+        result = self.wait_bulk(self.start_bulk_export())
+        yield from assemble_products(self.iter_bulk_lines(result.url))
+
+
+def assemble_products(lines: Iterable[dict[str, Any]]) -> Iterator[CatalogProduct]:
+    """Group bulk JSONL lines (parents, then children with __parentId anywhere after) into products."""
+    products: dict[str, CatalogProduct] = {}
+    for line in lines:
+        parent = line.get("__parentId")
+        if parent is None:
+            products[line["id"]] = CatalogProduct(
+                line["id"], line.get("title", ""), line.get("handle", ""), line.get("updatedAt")
+            )
+            continue
+        product = products.get(parent)
+        if product is None:
+            continue  # child of something we did not ask for
+        if "/ProductVariant/" in line["id"]:
+            product.variants.append(_variant(line))
+        else:
+            product.media.append(_media(line))
+    yield from products.values()
+
+
+def _media(node: dict[str, Any]) -> CatalogMedia:
+    image = node.get("image") or {}
+    return CatalogMedia(
+        node["id"],
+        node.get("alt") or "",
+        node.get("status") or "",
+        image.get("url"),
+        image.get("width"),
+        image.get("height"),
+    )
+
+
+def _variant(node: dict[str, Any]) -> CatalogVariant:
+    media_nodes = ((node.get("media") or {}).get("nodes")) or []
+    return CatalogVariant(
+        node["id"],
+        node.get("title") or "",
+        node.get("sku") or "",
+        {o["name"]: o["value"] for o in node.get("selectedOptions") or []},
+        media_nodes[0]["id"] if media_nodes else None,
+    )
+
+
+def _product(node: dict[str, Any]) -> CatalogProduct:
+    return CatalogProduct(
+        node["id"],
+        node["title"],
+        node.get("handle") or "",
+        node.get("updatedAt"),
+        [_media(m) for m in node["media"]["nodes"] if m],
+        [_variant(v) for v in node["variants"]["nodes"] if v],
+    )

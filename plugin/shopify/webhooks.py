@@ -1,0 +1,247 @@
+"""Webhook intake: verify -> dedupe -> record -> enqueue. Nothing slow here (Shopify waits 5 s at most).
+
+HMAC verification is `shopify_app.verify_webhook_req` (current and previous secret, constant-time, both header
+sets). Dedupe is the unique `event_id` of `webhook_deliveries`: inserting the row is the dedupe check, so two
+concurrent copies of one event cannot both pass. Work for the job layer is sent by task name only after the
+row
+is committed; a delivery whose enqueue failed stays `received`, and Shopify's retry (a duplicate) re-sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import Headers
+
+from plugin.celery_app import send_task
+from plugin.extensions import Base, db, utcnow
+from plugin.models.shop import Shop
+from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
+from plugin.security.shop_domain import is_valid_shop_domain
+from plugin.task_names import PRODUCTS_CHANGED, SHOP_ERASE_STORAGE, SHOP_UNINSTALLED, SHOPIFY_QUEUE
+
+log = logging.getLogger(__name__)
+
+PRODUCT_TOPICS = frozenset({"products/create", "products/update", "products/delete"})
+CUSTOMER_PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact"})
+APP_UNINSTALLED = "app/uninstalled"
+SHOP_REDACT = "shop/redact"
+
+
+class WebhookRejected(Exception):
+    """The request is not an acceptable webhook; `status` says how to answer (nothing was stored)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class WebhookMeta:
+    topic: str
+    shop_domain: str
+    event_id: str
+    webhook_id: str | None
+    api_version: str | None
+    triggered_at: datetime | None
+
+
+def _header(headers: Mapping[str, str] | Headers, name: str) -> str | None:
+    """`X-Shopify-<Name>` or the newer `shopify-<name>` (Events delivery) header, whichever is present."""
+    for key in (f"X-Shopify-{name}", f"shopify-{name.lower()}"):
+        value = headers.get(key)
+        if value:
+            return value.strip()
+    return None
+
+
+def verify(raw_body: bytes, method: str, headers: Mapping[str, str] | Headers, url: str) -> None:
+    """Raise WebhookRejected(401) unless the body's HMAC matches the current or previous app secret."""
+    from plugin.shopify.auth import get_shopify_app
+
+    try:
+        body = raw_body.decode("utf-8")
+    except UnicodeDecodeError:
+        # Shopify signs UTF-8 JSON; the library needs text, and text that is not UTF-8 was not signed by
+        # Shopify.
+        raise WebhookRejected(401, "body is not UTF-8") from None
+    result = get_shopify_app().verify_webhook_req(
+        {"method": method, "headers": dict(headers), "url": url, "body": body}
+    )
+    if not result.ok:
+        # The library answers 400 for a missing HMAC header; Shopify's compliance review expects 401 for any
+        # request that is not provably from Shopify.
+        raise WebhookRejected(401 if result.response.status in (400, 401) else result.response.status,
+                              result.log.code)
+
+
+def read_meta(headers: Mapping[str, str] | Headers) -> WebhookMeta:
+    topic = _header(headers, "Topic")
+    shop_domain = _header(headers, "Shop-Domain")
+    event_id = _header(headers, "Event-Id") or _header(headers, "Webhook-Id")
+    if not topic:
+        raise WebhookRejected(400, "missing topic header")
+    if not is_valid_shop_domain(shop_domain):
+        raise WebhookRejected(400, "missing or invalid shop domain header")
+    if not event_id:
+        raise WebhookRejected(400, "missing event id header")
+    assert shop_domain is not None
+    return WebhookMeta(
+        topic=topic.lower(),
+        shop_domain=shop_domain,
+        event_id=event_id[:255],
+        webhook_id=(_header(headers, "Webhook-Id") or None),
+        api_version=_header(headers, "API-Version"),
+        triggered_at=_parse_triggered_at(_header(headers, "Triggered-At")),
+    )
+
+
+def _parse_triggered_at(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    # Shopify sends up to nanoseconds ("…T01:02:03.123456789Z"); Python's parser takes microseconds.
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _Task:
+    name: str
+    kwargs: dict[str, Any]
+
+
+def record_and_dispatch(meta: WebhookMeta, raw_body: bytes) -> Outcome:
+    """Record the delivery (dedupe), apply the in-request effects, commit, then enqueue follow-up work."""
+    shop = db.session.execute(select(Shop).where(Shop.domain == meta.shop_domain)).scalar_one_or_none()
+    delivery = WebhookDelivery(
+        event_id=meta.event_id,
+        webhook_id=meta.webhook_id,
+        shop_id=shop.id if shop is not None and meta.topic != SHOP_REDACT else None,
+        shop_domain=meta.shop_domain,
+        topic=meta.topic,
+        api_version=meta.api_version,
+        # Only product payloads are kept (the job layer reads them). Customer and shop payloads carry personal
+        # data we have no use for, so they are never stored.
+        payload=_json_or_none(raw_body) if meta.topic in PRODUCT_TOPICS else None,
+        triggered_at=meta.triggered_at,
+        received_at=utcnow(),
+        status=DeliveryStatus.RECEIVED,
+    )
+    db.session.add(delivery)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return _handle_duplicate(meta.event_id)
+
+    task = _apply(meta, delivery, shop)
+    db.session.commit()
+    if task is None:
+        return Outcome.IGNORED if delivery.status is DeliveryStatus.IGNORED else Outcome.ACCEPTED
+    _enqueue(delivery.id, task)
+    return Outcome.ACCEPTED
+
+
+def _apply(meta: WebhookMeta, delivery: WebhookDelivery, shop: Shop | None) -> _Task | None:
+    """In-request effects inside the delivery's transaction; returns the task to send after commit."""
+    topic = meta.topic
+    if topic in CUSTOMER_PRIVACY_TOPICS:
+        # We store no customer data (product images only): answering and recording is the whole duty.
+        delivery.status = DeliveryStatus.PROCESSED
+        return None
+    if topic == SHOP_REDACT:
+        if shop is not None:
+            erased = {"shop_id": shop.id, "shop_domain": shop.domain}
+            erase_shop(shop.id)
+            # The record outlives the shop: it keeps which shop was erased, so a failed storage-erasure
+            # enqueue
+            # can be re-sent when Shopify retries.
+            delivery.payload = erased
+            return _Task(SHOP_ERASE_STORAGE, {**erased, "delivery_id": delivery.id})
+        delivery.status = DeliveryStatus.PROCESSED
+        return None
+    if shop is None:
+        delivery.status = DeliveryStatus.IGNORED
+        return None
+    if topic == APP_UNINSTALLED:
+        # Shopify has already revoked the token; forget it now. Data stays until shop/redact (48 h later).
+        db.session.execute(
+            update(Shop).where(Shop.id == shop.id).values(
+                access_token_encrypted=None, refresh_token_encrypted=None, access_token_expires_at=None,
+                refresh_token_expires_at=None, uninstalled_at=utcnow(), updated_at=utcnow(),
+            )
+        )
+        return _Task(SHOP_UNINSTALLED, {"shop_id": shop.id, "delivery_id": delivery.id})
+    if topic in PRODUCT_TOPICS:
+        return _Task(PRODUCTS_CHANGED, {"delivery_id": delivery.id})
+    delivery.status = DeliveryStatus.IGNORED
+    return None
+
+
+def erase_shop(shop_id: int) -> None:
+    """Delete every row of the shop: each table with a `shop_id` column (children first), then the shop."""
+    for table in reversed(Base.metadata.sorted_tables):
+        if "shop_id" in table.c and table.name != WebhookDelivery.__tablename__:
+            db.session.execute(delete(table).where(table.c.shop_id == shop_id))
+    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.shop_id == shop_id))
+    db.session.execute(delete(Shop).where(Shop.id == shop_id))
+
+
+def _enqueue(delivery_id: int, task: _Task) -> None:
+    send_task(task.name, kwargs=task.kwargs, queue=SHOPIFY_QUEUE)
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.RECEIVED)
+        .values(status=DeliveryStatus.ENQUEUED)
+    )
+    db.session.commit()
+
+
+def _handle_duplicate(event_id: str) -> Outcome:
+    existing = db.session.execute(
+        select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
+    ).scalar_one_or_none()
+    if existing is not None and existing.status is DeliveryStatus.RECEIVED:
+        # The first copy was committed but its enqueue failed (broker down): this retry is our chance to
+        # send it.
+        task = _task_for_recorded(existing)
+        if task is not None:
+            _enqueue(existing.id, task)
+    return Outcome.DUPLICATE
+
+
+def _task_for_recorded(delivery: WebhookDelivery) -> _Task | None:
+    if delivery.topic in PRODUCT_TOPICS:
+        return _Task(PRODUCTS_CHANGED, {"delivery_id": delivery.id})
+    if delivery.topic == SHOP_REDACT and isinstance(delivery.payload, dict) and "shop_id" in delivery.payload:
+        return _Task(SHOP_ERASE_STORAGE, {**delivery.payload, "delivery_id": delivery.id})
+    if delivery.topic == APP_UNINSTALLED and delivery.shop_id is not None:
+        return _Task(SHOP_UNINSTALLED, {"shop_id": delivery.shop_id, "delivery_id": delivery.id})
+    return None
+
+
+def _json_or_none(raw_body: bytes) -> Any | None:
+    try:
+        return json.loads(raw_body)
+    except ValueError:
+        return None

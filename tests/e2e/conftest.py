@@ -1,0 +1,232 @@
+"""End-to-end fixtures: the real pipeline with a real Celery worker in separate processes.
+
+- PostgreSQL: the session's scratch database (root `database_url`), tables emptied before each test.
+- Redis: the session's claimed database number; never flushed while the workers run (kombu keeps state there).
+- The Shopify emulator, serving Admin API, CDN and staged uploads, and delivering webhooks to the app.
+- The web app served over HTTP in a thread (the emulator POSTs webhooks to it).
+- Workers, as the deployment runs them: `celery -A gpu_worker.tasks worker -Q gpu --pool prefork -c 1` and
+  `pose-studio worker -Q shopify` (the web app's Celery with the contract settings), each its own process group.
+  Test hooks for the GPU worker come from its environment only (POSE_STUDIO_TEST_*).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET, empty_all_tables
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CRASH_POSE_SET = "custom-crash-test"
+VISIBILITY_TIMEOUT = 30  # short, so a message un-acked by a killed worker comes back quickly
+
+
+@dataclass
+class Worker:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None  # type: ignore[type-arg]
+    _fh: Any = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self._fh = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=self._fh, stderr=subprocess.STDOUT,
+                                     start_new_session=True)  # fmt: skip
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} worker exited: {self.tail()}")
+            if b" ready." in self.log.read_bytes():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} worker not ready: {self.tail()}")
+
+    def children(self) -> list[int]:
+        assert self.proc is not None
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        if self._fh:
+            self._fh.close()
+
+    def restart(self) -> None:
+        self.stop()
+        with open(self.log, "ab") as fh:
+            fh.write(b"\n--- restart ---\n")
+        self.log.write_bytes(b"")
+        self.start()
+        self.wait_ready()
+
+    def tail(self, n: int = 4000) -> str:
+        return self.log.read_bytes()[-n:].decode(errors="replace")
+
+
+@dataclass
+class Stack:
+    app: Any
+    app_url: str
+    emulator: Any
+    env: dict[str, str]
+    storage_dir: Path
+    workers: dict[str, Worker]
+    redis_url: str
+    tmp: Path
+
+    def worker_logs(self) -> str:
+        return "\n".join(f"===== {n}\n{w.tail()}" for n, w in self.workers.items())
+
+
+def _serve(app: Any) -> tuple[Any, str]:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def worker_env(base: dict[str, str], *, redis_url: str, database_url: str, storage: Path, emulator_origin: str,
+               encryption_key: str) -> dict[str, str]:  # fmt: skip
+    return {
+        **base,
+        "PYTHONPATH": str(ROOT),
+        "POSE_STUDIO_ENV": "test",
+        "SHOPIFY_API_KEY": TEST_API_KEY,
+        "SHOPIFY_API_SECRET": TEST_API_SECRET,
+        "SHOPIFY_APP_URL": "https://pose-studio.test",
+        "SHOPIFY_API_VERSION": "2026-10",
+        "SHOPIFY_ADMIN_ORIGIN": emulator_origin,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "POSE_STUDIO_ENCRYPTION_KEYS": encryption_key,
+        "POSE_STUDIO_STORAGE_URL": storage.as_uri(),
+        "POSE_STUDIO_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        "POSE_STUDIO_TEST_CRASH_POSE_SET": CRASH_POSE_SET,
+        "PROMETHEUS_MULTIPROC_DIR": str(storage.parent / "prom"),
+    }
+
+
+def make_workers(env: dict[str, str], tmp: Path, *, gpu_env: dict[str, str] | None = None) -> dict[str, Worker]:
+    gpu = Worker("gpu", [str(BIN / "celery"), "-A", "gpu_worker.tasks", "worker", "-Q", "gpu", "--pool", "prefork",
+                         "-c", "1", "-n", f"gpu-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+                         "--without-heartbeat", "-l", "INFO"],
+                 {**env, **(gpu_env or {})}, tmp / "gpu.log")  # fmt: skip
+    web = Worker("shopify", [str(BIN / "pose-studio"), "worker", "-Q", "shopify", "-c", "2", "--metrics-port", "0",
+                             "-n", f"shopify-{os.getpid()}@%h"], env, tmp / "shopify.log")  # fmt: skip
+    return {"gpu": gpu, "shopify": web}
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, _redis_session_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from plugin import create_app
+    from tests.shopify_emulator import ShopifyEmulator
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    storage = tmp / "storage"
+    (tmp / "prom").mkdir()
+    key = Fernet.generate_key().decode()
+    emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET, media_ready_delay=0.2, job_delay=0.02, bulk_delay=0.1,
+                          webhook_retry_delays=(0.1, 0.2, 0.4))  # fmt: skip
+    emu.start()
+    config = {
+        "POSE_STUDIO_ENV": "test", "SHOPIFY_API_KEY": TEST_API_KEY, "SHOPIFY_API_SECRET": TEST_API_SECRET,
+        "SHOPIFY_API_SECRET_PREVIOUS": "", "SHOPIFY_APP_URL": "https://pose-studio.test",
+        "SHOPIFY_API_VERSION": "2026-10", "DATABASE_URL": database_url, "REDIS_URL": _redis_session_url,
+        "POSE_STUDIO_ENCRYPTION_KEYS": key, "SHOPIFY_ADMIN_ORIGIN": emu.origin,
+        "POSE_STUDIO_STORAGE_URL": storage.as_uri(),
+    }  # fmt: skip
+    app = create_app(config)
+    server, app_url = _serve(app)
+    emu.webhook_url = f"{app_url}/webhooks"
+    env = worker_env(dict(os.environ), redis_url=_redis_session_url, database_url=database_url, storage=storage,
+                     emulator_origin=emu.origin, encryption_key=key)  # fmt: skip
+    workers = make_workers(env, tmp)
+    for w in workers.values():
+        w.start()
+    try:
+        for w in workers.values():
+            w.wait_ready()
+        yield Stack(app, app_url, emu, env, storage, workers, _redis_session_url, tmp)
+    finally:
+        for w in workers.values():
+            w.stop()
+        server.shutdown()
+        emu.stop()
+
+
+@pytest.fixture
+def e2e(stack: Stack) -> Iterator[Stack]:
+    """The stack with empty tables; on failure the worker logs are printed."""
+    from plugin.extensions import db
+
+    with stack.app.app_context():
+        empty_all_tables(db.engine)
+    stack.emulator.stats.reset()
+    yield stack
+
+
+@pytest.fixture
+def e2e_shop(e2e: Stack) -> Callable[..., Any]:
+    """e2e_shop(**settings) -> (Shop row, EmuShop): installed in the app and the emulator, settings applied."""
+    import uuid
+
+    from plugin.extensions import db
+    from plugin.models.shop import Shop
+    from plugin.services.settings import update_settings
+    from plugin.shopify.token_store import TokenPair, store_token_pair
+
+    def make(domain: str | None = None, *, seed_products: bool = False, **settings: Any) -> tuple[Any, Any]:
+        domain = domain or f"e2e-{uuid.uuid4().hex[:8]}.myshopify.com"
+        emu_shop = e2e.emulator.add_shop(domain, seed_products=seed_products)
+        token = e2e.emulator.issue_access_token(domain, expires_in=3600)
+        now = datetime.now(UTC)
+        with e2e.app.app_context():
+            shop_id = store_token_pair(domain, TokenPair(token, now + timedelta(hours=1), "shprt_" + uuid.uuid4().hex,
+                                                         now + timedelta(days=90), "read_products,write_products"))
+            shop = db.session.get(Shop, shop_id)
+            update_settings(shop, {"automation": "new_and_changed", "mode": "auto", "max_size": 256,
+                                   "backend": "warp", "default_pose_set": "catalog-basics", **settings})
+            db.session.refresh(shop)
+            db.session.expunge(shop)
+        return shop, emu_shop
+
+    return make
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, stack: Stack | None = None,
+             interval: float = 0.2) -> Any:  # fmt: skip
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    logs = stack.worker_logs() if stack else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")

@@ -1,0 +1,65 @@
+"""`pose-studio models check|fetch` through the root CLI (tiny models; fetch without network)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from plugin.cli import main
+
+
+def _run(args: list[str], env: dict[str, str]):
+    return CliRunner().invoke(main, args, env=env)
+
+
+def test_check_passes_on_a_complete_set(tiny_models) -> None:
+    result = _run(["models", "check"], tiny_models.env("sdxl"))
+    assert result.exit_code == 0, result.output
+    assert "base family sdxl" in result.output
+    for component in ("base/unet", "base/text_encoder_2", "controlnet", "ip_adapter", "image_encoder"):
+        assert f"ok       {component}" in result.output
+    assert "present and consistent" in result.output
+
+
+def test_check_fails_naming_what_is_missing_and_how_to_get_it(tiny_models) -> None:
+    env = tiny_models.env("sd15", CONTROLNET="lllyasviel/control_v11p_sd15_openpose")
+    result = _run(["models", "check"], env)
+    assert result.exit_code == 1
+    assert "MISSING  controlnet" in result.output
+    assert (
+        "pose-studio models fetch" in result.output
+        and "lllyasviel/control_v11p_sd15_openpose" in result.output
+    )
+
+
+def test_check_reports_a_mismatch(tiny_models) -> None:
+    env = tiny_models.env("sdxl", CONTROLNET=str(tiny_models.sd15["controlnet"]))
+    result = _run(["models", "check"], env)
+    assert result.exit_code == 1
+    assert "controlnet: cross-attention dim 32 does not match the base UNet's 64" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "expect"),
+    [
+        ({"HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
+        # A closed local port: the connection is refused at once, like a host without network.
+        ({"HF_ENDPOINT": "http://127.0.0.1:9"}, "cannot download stabilityai/stable-diffusion-xl-base-1.0"),
+    ],
+)
+def test_fetch_without_network_fails_with_one_line(tiny_models, tmp_path, extra, expect) -> None:
+    env = {"POSE_STUDIO_MODELS_DIR": str(tmp_path), "HF_HUB_OFFLINE": "", **extra}
+    started = time.perf_counter()
+    result = _run(["models", "fetch", "--preset", "sdxl", "--timeout", "2"], env)
+    assert time.perf_counter() - started < 30
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and expect in errors[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_fetch_with_only_local_paths_has_nothing_to_do(tiny_models) -> None:
+    result = _run(["models", "fetch"], tiny_models.env("sd15"))
+    assert result.exit_code == 0 and "nothing to fetch" in result.output

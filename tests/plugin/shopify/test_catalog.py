@@ -1,0 +1,59 @@
+"""Catalog reads against the emulator: cursor pages, one product, bulk export run/poll/download/parse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from plugin.shopify.admin_api import AdminClient
+from plugin.shopify.catalog import Catalog, assemble_products
+from tests.conftest import TEST_SHOP
+from tests.shopify_emulator import ShopifyEmulator
+
+MakeClient = Callable[..., AdminClient]
+
+
+def catalog(client: AdminClient) -> Catalog:
+    return Catalog(client, bulk_poll_s=0.03, bulk_poll_max_s=0.1)
+
+
+def test_iter_products_follows_cursors(emulator: ShopifyEmulator, admin_client: MakeClient) -> None:
+    emulator.add_products(TEST_SHOP, 25)
+    client = admin_client()
+    products = list(catalog(client).iter_products(page_size=10))
+    assert len(products) == len({p.id for p in products}) == 33
+    assert client.metrics.requests["ProductsPage"] == 4
+    blazer = next(p for p in products if p.handle == "linen-blazer")
+    assert len(blazer.media) == 2 and blazer.media[0].url and blazer.media[0].status == "READY"
+    assert blazer.variants[0].sku == "LB-S" and blazer.variants[0].media_id == blazer.media[0].id
+    assert blazer.variants[2].media_id is None and blazer.variants[0].options == {"Size": "Small"}
+
+
+def test_get_product_and_missing_product(emulator: ShopifyEmulator, admin_client: MakeClient) -> None:
+    emu_product = next(p for p in emulator.shop(TEST_SHOP).products.values() if len(p.media_ids) == 3)
+    product = catalog(admin_client()).get_product(emu_product.gid)
+    assert product is not None and [m.id for m in product.media] == emu_product.media_ids
+    assert catalog(admin_client()).get_product("gid://shopify/Product/1") is None
+
+
+def test_bulk_export_streams_products_with_children(emulator: ShopifyEmulator, admin_client: MakeClient) -> None:
+    emulator.add_products(TEST_SHOP, 40, images_per_product=2, variants_per_product=2)
+    client = admin_client()
+    products = list(catalog(client).export_products())
+    shop = emulator.shop(TEST_SHOP)
+    assert len(products) == len(shop.products) == 48
+    for product in products:
+        expected = shop.products[product.id]
+        assert [m.id for m in product.media] == expected.media_ids
+        assert [v.id for v in product.variants] == [v.gid for v in expected.variants]
+    assert client.metrics.requests["BulkRunQuery"] == 1 and client.metrics.requests["BulkStatus"] >= 1
+
+
+def test_assemble_accepts_children_after_other_parents() -> None:
+    lines = [
+        {"id": "gid://shopify/Product/1", "title": "A"},
+        {"id": "gid://shopify/Product/2", "title": "B"},
+        {"id": "gid://shopify/MediaImage/9", "alt": "a", "__parentId": "gid://shopify/Product/1"},
+        {"id": "gid://shopify/ProductVariant/5", "sku": "B-1", "__parentId": "gid://shopify/Product/2"},
+    ]
+    a, b = assemble_products(lines)
+    assert [m.id for m in a.media] == ["gid://shopify/MediaImage/9"] and b.variants[0].sku == "B-1"

@@ -1,0 +1,207 @@
+"""POST /webhooks: verify -> dedupe -> record -> enqueue, against real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from plugin.extensions import db
+from plugin.models import DeliveryStatus, Shop, WebhookDelivery
+from plugin.task_names import PRODUCTS_CHANGED, SHOP_ERASE_STORAGE, SHOP_UNINSTALLED, SHOPIFY_QUEUE
+from tests.conftest import TEST_SHOP, webhook_hmac
+
+PREVIOUS_SECRET = "previous-secret-abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    return {**app_config, "SHOPIFY_API_SECRET_PREVIOUS": PREVIOUS_SECRET}
+
+
+def queued(redis_url: str) -> list[tuple[str, dict[str, Any]]]:
+    """(task name, kwargs) of every message waiting on the shopify queue (kombu's Redis list)."""
+    client = redis.Redis.from_url(redis_url)
+    messages = []
+    for raw in reversed(client.lrange(SHOPIFY_QUEUE, 0, -1)):
+        message = json.loads(raw)
+        body = json.loads(base64.b64decode(message["body"]))
+        messages.append((message["headers"]["task"], body[1]))
+    return messages
+
+
+def deliveries(app: Any) -> list[WebhookDelivery]:
+    with app.app_context():
+        rows = list(db.session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars())
+        db.session.expunge_all()
+        return rows
+
+
+@pytest.mark.parametrize("header_style", ["x-shopify", "shopify"])
+def test_product_update_is_recorded_and_enqueued_after_commit(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any, header_style: str
+) -> None:
+    shop = make_shop(TEST_SHOP)
+    body, headers = signed_webhook("products/update", TEST_SHOP, {"id": 7, "title": "Dress"},
+                                   header_style=header_style, triggered_at="2026-11-24T01:02:03.123456789Z")
+    response = client.post("/webhooks", data=body, headers=headers)
+    assert response.status_code == 200
+    [row] = deliveries(app)
+    assert (row.topic, row.shop_id, row.status) == ("products/update", shop.id, DeliveryStatus.ENQUEUED)
+    assert row.payload == {"id": 7, "title": "Dress"}
+    assert row.triggered_at is not None and row.triggered_at.microsecond == 123456
+    assert queued(redis_url) == [(PRODUCTS_CHANGED, {"delivery_id": row.id})]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["bad hmac", "missing hmac", "secret of another app", "body changed after signing"],
+)
+def test_unverifiable_webhook_is_401_and_stores_nothing(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any, tamper: str
+) -> None:
+    make_shop(TEST_SHOP)
+    body, headers = signed_webhook("products/update", TEST_SHOP)
+    if tamper == "bad hmac":
+        headers["X-Shopify-Hmac-Sha256"] = webhook_hmac(b"other", "x" * 32)
+    elif tamper == "missing hmac":
+        del headers["X-Shopify-Hmac-Sha256"]
+    elif tamper == "secret of another app":
+        body, headers = signed_webhook("products/update", TEST_SHOP, secret="another-apps-secret-0123456789")
+    else:
+        body = body.replace(b"1", b"2")
+    response = client.post("/webhooks", data=body, headers=headers)
+    assert response.status_code == 401
+    assert deliveries(app) == []
+    assert queued(redis_url) == []
+
+
+def test_previous_secret_is_accepted_during_rotation(app: Any, client: Any, make_shop: Any,
+                                                      signed_webhook: Any) -> None:
+    make_shop(TEST_SHOP)
+    body, headers = signed_webhook("products/create", TEST_SHOP, secret=PREVIOUS_SECRET)
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 200
+    assert len(deliveries(app)) == 1
+
+
+def test_duplicate_event_id_is_one_row_and_one_task(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    make_shop(TEST_SHOP)
+    body, headers = signed_webhook("products/update", TEST_SHOP, event_id="event-1")
+    first = client.post("/webhooks", data=body, headers=headers)
+    # Shopify's retry carries the same event id (a new webhook id is allowed)
+    body2, headers2 = signed_webhook("products/update", TEST_SHOP, event_id="event-1")
+    second = client.post("/webhooks", data=body2, headers=headers2)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.json["status"] == "duplicate"
+    assert len(deliveries(app)) == 1
+    assert len(queued(redis_url)) == 1
+
+
+def test_duplicate_of_a_delivery_whose_enqueue_failed_enqueues_it(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    shop = make_shop(TEST_SHOP)
+    with app.app_context():
+        row = WebhookDelivery(event_id="event-lost", shop_id=shop.id, shop_domain=TEST_SHOP,
+                              topic="products/update", status=DeliveryStatus.RECEIVED)
+        db.session.add(row)
+        db.session.commit()
+        row_id = row.id
+    body, headers = signed_webhook("products/update", TEST_SHOP, event_id="event-lost")
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "duplicate"
+    assert queued(redis_url) == [(PRODUCTS_CHANGED, {"delivery_id": row_id})]
+    assert deliveries(app)[0].status is DeliveryStatus.ENQUEUED
+
+
+def test_unknown_topic_is_recorded_and_ignored(app: Any, client: Any, redis_url: str, make_shop: Any,
+                                               signed_webhook: Any) -> None:
+    make_shop(TEST_SHOP)
+    body, headers = signed_webhook("orders/create", TEST_SHOP)
+    response = client.post("/webhooks", data=body, headers=headers)
+    assert response.status_code == 200
+    [row] = deliveries(app)
+    assert (row.topic, row.status) == ("orders/create", DeliveryStatus.IGNORED)
+    assert queued(redis_url) == []
+
+
+def test_oversized_body_is_413(app: Any, client: Any, make_shop: Any, signed_webhook: Any) -> None:
+    body, headers = signed_webhook("products/update", TEST_SHOP, {"blob": "x" * (1024 * 1024 + 1)})
+    response = client.post("/webhooks", data=body, headers=headers)
+    assert response.status_code == 413
+    assert deliveries(app) == []
+
+
+@pytest.mark.parametrize("missing", ["X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Event-Id"])
+def test_signed_but_incomplete_headers_are_400(app: Any, client: Any, signed_webhook: Any, missing: str) -> None:
+    body, headers = signed_webhook("products/update", TEST_SHOP)
+    del headers[missing]
+    if missing == "X-Shopify-Event-Id":
+        del headers["X-Shopify-Webhook-Id"]
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 400
+    assert deliveries(app) == []
+
+
+def test_app_uninstalled_deletes_tokens_keeps_data_and_enqueues_cancellation(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    shop = make_shop(TEST_SHOP)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 1, "domain": TEST_SHOP})
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 200
+    with app.app_context():
+        stored = db.session.get(Shop, shop.id)
+        assert stored is not None
+        assert stored.access_token_encrypted is None and stored.refresh_token_encrypted is None
+        assert stored.uninstalled_at is not None
+    [row] = deliveries(app)
+    assert row.payload is None  # the shop payload (emails, address) is not kept
+    assert queued(redis_url) == [(SHOP_UNINSTALLED, {"shop_id": shop.id, "delivery_id": row.id})]
+
+
+def test_shop_redact_erases_only_that_shops_rows(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    doomed = make_shop(TEST_SHOP)
+    other = make_shop("other.myshopify.com")
+    for shop in (TEST_SHOP, "other.myshopify.com"):
+        body, headers = signed_webhook("products/update", shop)
+        client.post("/webhooks", data=body, headers=headers)
+    body, headers = signed_webhook("shop/redact", TEST_SHOP, {"shop_id": 1, "shop_domain": TEST_SHOP})
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 200
+    with app.app_context():
+        assert db.session.get(Shop, doomed.id) is None
+        assert db.session.get(Shop, other.id) is not None
+        remaining = db.session.execute(
+            select(WebhookDelivery.shop_domain, WebhookDelivery.topic, WebhookDelivery.shop_id)
+        ).all()
+    assert sorted(remaining) == [("other.myshopify.com", "products/update", other.id),
+                                 (TEST_SHOP, "shop/redact", None)]
+    assert queued(redis_url)[-1][0] == SHOP_ERASE_STORAGE
+    assert queued(redis_url)[-1][1]["shop_id"] == doomed.id
+
+
+@pytest.mark.parametrize("topic", ["customers/data_request", "customers/redact"])
+def test_customer_privacy_topics_are_answered_and_recorded_without_payload(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any, topic: str
+) -> None:
+    make_shop(TEST_SHOP)
+    payload = {"shop_domain": TEST_SHOP, "customer": {"id": 1, "email": "jane@example.com"}}
+    body, headers = signed_webhook(topic, TEST_SHOP, payload)
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 200
+    [row] = deliveries(app)
+    assert (row.status, row.payload) == (DeliveryStatus.PROCESSED, None)
+    assert queued(redis_url) == []
+
+
+def test_webhook_for_unknown_shop_is_recorded_and_ignored(app: Any, client: Any, signed_webhook: Any) -> None:
+    body, headers = signed_webhook("products/update", "never-installed.myshopify.com")
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 200
+    [row] = deliveries(app)
+    assert (row.shop_id, row.status) == (None, DeliveryStatus.IGNORED)
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Shop)).scalar() == 0
