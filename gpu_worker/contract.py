@@ -38,11 +38,13 @@ class TaskName(StrEnum):
 
     # gpu queue: the only task a GPU worker runs
     GENERATE = "pose_studio.gpu.generate"
+    EXTRACT_POSE = "pose_studio.gpu.extract_pose"  # a pose from a merchant's reference photo (needs the detector)
     # shopify queue: reports sent by the GPU worker
     ATTEMPT_STARTED = "pose_studio.jobs.attempt_started"
     JOB_PROGRESS = "pose_studio.jobs.progress"
     GENERATION_DONE = "pose_studio.jobs.generation_done"
     GENERATION_FAILED = "pose_studio.jobs.generation_failed"
+    POSE_EXTRACTED = "pose_studio.pose_sets.pose_extracted"
     # shopify queue: web-side work
     FETCH_SOURCE = "pose_studio.jobs.fetch_source"
     PUBLISH_JOB = "pose_studio.jobs.publish"
@@ -51,8 +53,11 @@ class TaskName(StrEnum):
     START_BULK = "pose_studio.bulk.start"
 
 
+GPU_TASKS = frozenset({TaskName.GENERATE.value, TaskName.EXTRACT_POSE.value})
+
+
 def queue_for(name: str) -> str:
-    return GPU_QUEUE if name == TaskName.GENERATE else SHOPIFY_QUEUE
+    return GPU_QUEUE if name in GPU_TASKS else SHOPIFY_QUEUE
 
 
 # --- payloads -----------------------------------------------------------------------------------------------------
@@ -100,6 +105,23 @@ class GenerationDone(Payload):
     job_id: int
     manifest_key: str
     spec_key: str = ""
+
+
+@dataclass(frozen=True)
+class ExtractPoseRequest(Payload):
+    """`extract_pose`: read the pose of the person in the reference photo at `photo_key`."""
+
+    pose_set_row_id: int
+    photo_key: str
+    pose_id: str
+    pose_name: str
+
+
+@dataclass(frozen=True)
+class PoseExtracted(Payload):
+    pose_set_row_id: int
+    pose: dict[str, Any] | None = None  # a pose document (gpu_worker.pose.library.pose_to_dict)
+    error: str | None = None  # what was wrong with the photo and what to do
 
 
 class FailureCode(StrEnum):

@@ -26,6 +26,7 @@ from gpu_worker.contract import (
     MAX_ATTEMPTS,
     SHOPIFY_QUEUE,
     AttemptStarted,
+    ExtractPoseRequest,
     FailureCode,
     GenerateRequest,
     GenerationDone,
@@ -34,6 +35,7 @@ from gpu_worker.contract import (
     JobSpec,
     OutputRecord,
     Payload,
+    PoseExtracted,
     ResultManifest,
     TaskName,
 )
@@ -65,6 +67,25 @@ def report(name: TaskName, payload: Payload) -> None:
 def generate(self: Any, job_id: int, spec_key: str) -> str:
     """Generate the outputs of one job run; returns a short status (ignored: the job row is the truth)."""
     return run_generation(GenerateRequest(job_id=job_id, spec_key=spec_key))
+
+
+@app.task(name=TaskName.EXTRACT_POSE.value)
+def extract_pose(**kwargs: Any) -> str:
+    """The pose of the person in a merchant's reference photo, for a custom pose set (the web never runs the
+    detector: it would import mediapipe)."""
+    from gpu_worker.errors import InputRejected, PoseStudioError
+    from gpu_worker.pose.library import pose_from_image, pose_to_dict
+
+    req = ExtractPoseRequest.from_kwargs(kwargs)
+    try:
+        pose = pose_from_image(storage().get(req.photo_key), id=req.pose_id, name=req.pose_name)
+        result = PoseExtracted(pose_set_row_id=req.pose_set_row_id, pose=pose_to_dict(pose))
+    except KeyMissing:
+        return "skipped"
+    except (InputRejected, PoseStudioError) as exc:
+        result = PoseExtracted(pose_set_row_id=req.pose_set_row_id, error=str(exc))
+    report(TaskName.POSE_EXTRACTED, result)
+    return "done" if result.pose else "rejected"
 
 
 def count_attempt(spec_key: str) -> int:

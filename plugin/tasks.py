@@ -13,9 +13,25 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from gpu_worker.contract import AttemptStarted, GenerationDone, GenerationFailed, JobProgress, TaskName
+from gpu_worker.contract import (
+    AttemptStarted,
+    GenerationDone,
+    GenerationFailed,
+    JobProgress,
+    PoseExtracted,
+    TaskName,
+)
 from plugin import task_names
-from plugin.services import automation, bulk, dispatch, generation, generation_results, publish, shop_data
+from plugin.services import (
+    automation,
+    bulk,
+    dispatch,
+    generation,
+    generation_results,
+    pose_sets,
+    publish,
+    shop_data,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +63,12 @@ def generation_done(**kwargs: Any) -> None:
 def generation_failed(**kwargs: Any) -> None:
     p = GenerationFailed.from_kwargs(kwargs)
     generation_results.record_failed(p.job_id, p.code, p.message, p.spec_key)
+
+
+@shared_task(name=TaskName.POSE_EXTRACTED.value, **RETRY)
+def pose_extracted(**kwargs: Any) -> None:
+    p = PoseExtracted.from_kwargs(kwargs)
+    pose_sets.record_extracted_pose(p.pose_set_row_id, p.pose, p.error)
 
 
 # --- web-side steps of a job --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.extensions import db, utcnow
@@ -21,5 +21,8 @@ class CustomPoseSet(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(String(255))
     version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every edit: part of the idempotency key
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # "ready", or "extracting" while a GPU worker reads the pose of a reference photo, or "failed" (see error)
+    status: Mapped[str] = mapped_column(String(16), default="ready")
+    error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -56,6 +56,10 @@ def resolve(shop: Shop, set_id: str, poses: list[str] | None = None) -> PoseSetR
         ).first()
         if row is None:
             raise NotFound(f"no pose set '{set_id}' in this shop; list them with GET /api/pose-sets")
+        if row.status != "ready":
+            raise InvalidRequest(f"pose set '{set_id}' is {row.status}: " + (row.error_message or
+                                 "its pose is still being read from the photo; try again in a moment"),
+                                 code="pose_set_not_ready", status=409)  # fmt: skip
         doc = row.document
     else:
         try:
@@ -123,4 +127,55 @@ def create_custom_set(shop: Shop, name: str, poses: list[Any], description: str 
 
 
 def custom_set_to_dict(row: CustomPoseSet) -> dict[str, Any]:
-    return _summary(row.document, custom=True)
+    return {**_summary(row.document, custom=True), "status": row.status,
+            "error": {"code": "pose_not_found", "message": row.error_message} if row.error_message else None}
+
+
+def create_from_photo(shop: Shop, name: str, photo: bytes) -> CustomPoseSet:
+    """A custom set of one pose read from a reference photo. The photo is decoded and re-encoded here (pixel cap,
+    format allowlist); the pose is detected on a GPU worker (`extract_pose`), so the set is `extracting` until it
+    reports back. Commits; the task is sent after commit."""
+    from gpu_worker.contract import ExtractPoseRequest, TaskName
+    from plugin.security.safe_fetch import FetchPolicy, FetchRejected, reencode
+    from plugin.services.queue import send_after_commit
+    from plugin.storage import get_storage, keys
+
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest("name is required for a custom pose set", code="invalid_pose_set")
+    try:
+        png, digest, _, _ = reencode(photo, FetchPolicy(shop_domain=shop.domain, max_side=2048))
+    except FetchRejected as exc:
+        raise InvalidRequest(str(exc), code="invalid_photo") from None
+    key = keys.reference_photo(shop.domain, digest)
+    get_storage().put(key, png, "image/png")
+    set_id = _slug(name)
+    doc = {"schema": library.SET_SCHEMA, "id": set_id, "version": 1, "name": name.strip()[:80],
+           "description": "Pose taken from a reference photo.", "category": "custom", "poses": []}  # fmt: skip
+    row = db.session.scalars(
+        select(CustomPoseSet).where(CustomPoseSet.shop_id == shop.id, CustomPoseSet.set_id == set_id)
+    ).first()
+    if row is None:
+        row = CustomPoseSet(shop_id=shop.id, set_id=set_id, name=doc["name"], version=1, document=doc)
+        db.session.add(row)
+    else:
+        doc["version"] = row.version + 1
+        row.version, row.document = doc["version"], doc
+    row.status, row.error_message = "extracting", None
+    db.session.flush()
+    send_after_commit(TaskName.EXTRACT_POSE, **ExtractPoseRequest(
+        pose_set_row_id=row.id, photo_key=key, pose_id="from-photo", pose_name=name.strip()[:80]).to_kwargs())
+    db.session.commit()
+    return row
+
+
+def record_extracted_pose(row_id: int, pose: dict[str, Any] | None, error: str | None) -> None:
+    """The GPU worker read (or could not read) the reference photo's pose. Commits."""
+    row = db.session.get(CustomPoseSet, row_id)
+    if row is None or row.status != "extracting":
+        return
+    if pose is None:
+        row.status, row.error_message = "failed", error or "no pose was found in the photo; use a full-body photo"
+    else:
+        row.document = {**row.document, "poses": [pose]}
+        row.status = "ready"
+    db.session.commit()

@@ -77,6 +77,11 @@ class GraphQLResult:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def fields(self) -> dict[str, Any]:
+        """`data`, or {} when Shopify returned none (after raise_for_errors() it is the full data)."""
+        return self.data or {}
+
     def raise_for_errors(self) -> GraphQLResult:
         if self.errors:
             messages = "; ".join(str(e.get("message")) for e in self.errors)
@@ -153,6 +158,12 @@ class AdminApiMetrics:
 METRICS = AdminApiMetrics()
 
 
+@dataclass(frozen=True)
+class _Retry:
+    cause: str
+    delay: float | None
+
+
 class AdminClient:
     """GraphQL client for one shop's Admin API; safe to share between threads."""
 
@@ -199,7 +210,11 @@ class AdminClient:
         """Send one named operation. Raises ShopifyUnavailable / ShopifyOutcomeUnknown / ShopifyUnauthorized /
         ShopifyRequestError; GraphQL `errors` are returned on the result (call raise_for_errors())."""
         safe = operation.idempotent if resend_safe is None else resend_safe
-        body = {"query": operation.document, "variables": variables or {}, "operationName": operation.name}
+        body: dict[str, Any] = {
+            "query": operation.document,
+            "variables": variables or {},
+            "operationName": operation.name,
+        }
         default_cost = DEFAULT_MUTATION_COST if operation.is_mutation else DEFAULT_QUERY_COST
         expected = self.pacer.expected_cost(self.shop, operation.name, default_cost)
         reauthorized = False
@@ -230,7 +245,7 @@ class AdminClient:
                 outcome = self._handle(operation, response, safe, attempt, elapsed)
                 if isinstance(outcome, GraphQLResult):
                     return outcome
-                if outcome == "unauthorized":
+                if isinstance(outcome, str):  # "unauthorized"
                     if reauthorized or self.on_unauthorized is None:
                         raise ShopifyUnauthorized(
                             f"Shopify rejected the access token for {self.shop} (HTTP {response.status_code}). "
@@ -239,7 +254,7 @@ class AdminClient:
                     reauthorized = True
                     self.on_unauthorized()
                     continue
-                last_cause, delay = outcome
+                last_cause, delay = outcome.cause, outcome.delay
                 if delay is not None and attempt <= self.max_retries:
                     self.metrics.emit("retry", operation=operation.name, cause=last_cause, shop=self.shop)
                     self.sleep(delay)
@@ -268,8 +283,8 @@ class AdminClient:
 
     def _handle(
         self, operation: Operation, response: requests.Response, safe: bool, attempt: int, elapsed: float
-    ) -> GraphQLResult | str | tuple[str, float | None]:
-        """A result, "unauthorized", or (cause, delay) to retry after `delay` (None: the default backoff)."""
+    ) -> GraphQLResult | str | _Retry:
+        """A result, "unauthorized", or a _Retry (delay None: the default backoff)."""
         status = response.status_code
         reason = response.headers.get("X-Shopify-API-Deprecated-Reason")
         if reason:
@@ -277,7 +292,7 @@ class AdminClient:
         if status in (401, 403):
             return "unauthorized"
         if status == 429:
-            return "http 429", self._retry_after(response, attempt)
+            return _Retry("http 429", self._retry_after(response, attempt))
         if status >= 500:
             if not safe:
                 raise ShopifyOutcomeUnknown(
@@ -286,7 +301,7 @@ class AdminClient:
                     attempts=attempt,
                     last_cause=f"http {status}",
                 )
-            return f"http {status}", None
+            return _Retry(f"http {status}", None)
         if status != 200:
             raise ShopifyRequestError(
                 f"{operation.name} to {self.shop} failed with HTTP {status}"
@@ -297,7 +312,7 @@ class AdminClient:
         try:
             payload = response.json()
         except ValueError:
-            return "invalid json", None
+            return _Retry("invalid json", None)
         errors = payload.get("errors") or []
         if isinstance(errors, str):  # REST-style error string
             errors = [{"message": errors}]
@@ -310,7 +325,7 @@ class AdminClient:
             if cost and cost.throttle_status and cost.throttle_status.restore_rate > 0:
                 deficit = cost.requested - cost.throttle_status.currently_available
                 delay = max(deficit, 0) / cost.throttle_status.restore_rate + self.rng.uniform(0, 0.05)
-            return "throttled", delay  # nothing ran: always safe to resend
+            return _Retry("throttled", delay)  # nothing ran: always safe to resend
         if cost:
             self.metrics.emit(
                 "cost",

@@ -91,7 +91,7 @@ class Catalog:
             result = self.client.execute(
                 ops.PRODUCTS_PAGE, {"first": page_size, "after": after, "query": query}
             ).raise_for_errors()
-            connection = result.data["products"]
+            connection = result.fields["products"]
             for node in connection["nodes"]:
                 yield _product(node)
             if not connection["pageInfo"]["hasNextPage"]:
@@ -101,7 +101,7 @@ class Catalog:
     def get_product(self, product_id: str) -> CatalogProduct | None:
         """One product with its whole gallery (paged by 50) and up to 100 variants; None if it does not exist."""
         result = self.client.execute(ops.PRODUCT_WITH_MEDIA, {"id": product_id, "mediaAfter": None}).raise_for_errors()
-        node = result.data.get("product")
+        node = result.fields.get("product")
         if node is None:
             return None
         product = _product(node)
@@ -110,7 +110,7 @@ class Catalog:
             more = self.client.execute(
                 ops.PRODUCT_WITH_MEDIA, {"id": product_id, "mediaAfter": page["endCursor"]}
             ).raise_for_errors()
-            media = more.data["product"]["media"]
+            media = more.fields["product"]["media"]
             product.media += [_media(m) for m in media["nodes"] if m]
             page = media["pageInfo"]
         return product
@@ -127,13 +127,13 @@ class Catalog:
                 user_errors=errors,
             )
         result.raise_for_errors()
-        return result.data["bulkOperationRunQuery"]["bulkOperation"]["id"]
+        return result.fields["bulkOperationRunQuery"]["bulkOperation"]["id"]
 
     def wait_bulk(self, operation_id: str) -> BulkResult:
         deadline = time.monotonic() + self.bulk_timeout_s
         interval = self.bulk_poll_s
         while True:
-            node = self.client.execute(ops.BULK_STATUS, {"id": operation_id}).raise_for_errors().data["bulkOperation"]
+            node = self.client.execute(ops.BULK_STATUS, {"id": operation_id}).raise_for_errors().fields["bulkOperation"]
             if node is None:
                 raise BulkOperationFailed(f"Bulk operation {operation_id} not found")
             if node["status"] in BULK_DONE:

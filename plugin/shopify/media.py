@@ -277,7 +277,7 @@ class MediaWriteBack:
                 raise ShopifyUserError(f"Product {product_id} does not exist (deleted?)", user_errors=[])
             title = product["title"]
             gallery += [_media(node) for node in product["media"]["nodes"] if node]
-            for node in result.data.get("variants") or []:
+            for node in result.fields.get("variants") or []:
                 if node:
                     media_nodes = node["media"]["nodes"]
                     variant_media[node["id"]] = media_nodes[0]["id"] if media_nodes else None
@@ -324,7 +324,7 @@ class MediaWriteBack:
                 ]
             },
         ).raise_for_user_errors("stagedUploadsCreate")
-        targets = staged.data["stagedUploadsCreate"]["stagedTargets"]
+        targets = staged.fields["stagedUploadsCreate"]["stagedTargets"]
         for image, target in zip(missing, targets, strict=True):
             self._upload(image, target)
         self.hook("uploaded")
@@ -337,7 +337,7 @@ class MediaWriteBack:
             ops.PRODUCT_CREATE_MEDIA,
             {"product": {"id": product_id}, "media": media_input, "last": len(missing)},
         ).raise_for_user_errors("productUpdate")
-        tail = [n for n in result.data["productUpdate"]["product"]["media"]["nodes"] if n]
+        tail = [n for n in result.fields["productUpdate"]["product"]["media"]["nodes"] if n]
         new = [_media(n) for n in tail if n["id"] not in before]
         if len(new) != len(missing):
             # someone else changed the gallery at the same moment; the filenames still tell ours apart
@@ -370,7 +370,7 @@ class MediaWriteBack:
         while True:
             self.sleep(interval)
             result = self.client.execute(ops.MEDIA_STATUS, {"ids": media_ids}).raise_for_errors()
-            found = {m.id: m for m in (_media(n) for n in result.data["nodes"] if n)}
+            found = {m.id: m for m in (_media(n) for n in result.fields["nodes"] if n)}
             if set(found) != set(media_ids):
                 gone = sorted(set(media_ids) - set(found))
                 raise MediaNotReady(f"Media {gone} disappeared while processing (deleted by someone else?)")
@@ -455,7 +455,7 @@ class MediaWriteBack:
         while time.monotonic() < deadline:
             self.sleep(interval)
             result: GraphQLResult = self.client.execute(ops.JOB_STATUS, {"id": job_id}).raise_for_errors()
-            if (result.data.get("job") or {}).get("done", True):
+            if (result.fields.get("job") or {}).get("done", True):
                 return
             interval = min(self.poll_max_s, interval * 1.6)
         raise MediaNotReady(f"Shopify's reorder job {job_id} did not finish in {self.ready_timeout_s:.0f}s")

@@ -4,7 +4,7 @@
 // joints below it (a wrist below an elbow) move along with it. Face, hand and foot points follow their anchor joint.
 import { h, replace } from './dom.js';
 import { t } from './i18n.js';
-import { BONES, jointName } from './skeleton_svg.js';
+import { BONES, boneClass, jointName } from './skeleton_svg.js';
 
 const N = 33;
 // The joints a merchant moves; every other landmark follows one of them rigidly.
@@ -67,7 +67,7 @@ export class PoseEditor {
     this.stroke = 5 * scale; this.radius = 9 * scale;
     this.torsoEl = h('svg:polygon', { class: 'ps-editor-torso', tabindex: 0, role: 'button',
       'aria-label': t('editor.canvas.figure_handle') });
-    this.boneEls = BONES.map(([a, b]) => h('svg:line', { class: 'ps-bone', 'stroke-width': this.stroke, 'data-bone': `${a}-${b}` }));
+    this.boneEls = BONES.map(([a, b]) => h('svg:line', { class: boneClass(a, b), 'stroke-width': this.stroke, 'data-bone': `${a}-${b}` }));
     this.pointEls = [];
     for (let i = 0; i < N; i++) {
       if (HANDLES.includes(i)) continue;

@@ -10,10 +10,14 @@ export const VISIBLE = 0.5;
 const L_SHOULDER = 11; const R_SHOULDER = 12; const L_HIP = 23; const R_HIP = 24;
 
 /** Which side a joint is on, for colour: subject's left (odd index), right (even), centre (nose). */
-function side(i) {
+export function side(i) {
   if (i === 0) return 'centre';
   if (i <= 10) return i <= 3 || i === 7 || i === 9 ? 'left' : 'right';
   return i % 2 ? 'left' : 'right';
+}
+
+export function boneClass(a, b) {
+  return `ps-bone ps-bone--${side(a) === side(b) ? side(a) : 'centre'}`;
 }
 
 export function isPresent(lm, threshold = VISIBLE) {
@@ -42,7 +46,7 @@ export function drawSkeleton(g, landmarks, { width, height, stroke = 4, radius =
   const pts = landmarks.map((lm) => (isPresent(lm, threshold) ? [lm[0] * width, lm[1] * height] : null));
   for (const [a, b] of BONES) {
     if (!pts[a] || !pts[b]) continue;
-    const cls = `ps-bone ps-bone--${side(a) === side(b) ? side(a) : 'centre'}`;
+    const cls = boneClass(a, b);
     g.append(h('svg:line', { x1: pts[a][0], y1: pts[a][1], x2: pts[b][0], y2: pts[b][1], class: cls, 'stroke-width': stroke }));
   }
   pts.forEach((p, i) => {

@@ -113,9 +113,8 @@ def test_unauthorized_calls_hook_once_then_raises(emulator: ShopifyEmulator, adm
     client = admin_client(on_unauthorized=lambda: tokens.append(emulator.issue_access_token(TEST_SHOP)))
     client.token_provider = lambda: tokens[-1]
     assert client.execute(SHOP_INFO).ok and len(tokens) == 2
-    emulator.revoke_tokens(TEST_SHOP)
     bare = admin_client()
-    emulator.revoke_tokens(TEST_SHOP)
+    emulator.revoke_tokens(TEST_SHOP)  # what app/uninstalled does
     with pytest.raises(ShopifyUnauthorized, match="get a new token"):
         bare.execute(SHOP_INFO)
 

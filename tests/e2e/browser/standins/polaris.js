@@ -27,6 +27,17 @@
   const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
   let uid = 0;
 
+  // Layout and text elements without a shadow root: plain CSS gives them Polaris' block structure.
+  const pageStyle = document.createElement('style');
+  pageStyle.textContent = `
+    s-paragraph{display:block;margin:0 0 8px}s-text{display:inline}s-box,s-grid,s-section,s-page{display:block}
+    s-stack{display:flex;flex-direction:column;gap:8px}s-stack[direction=inline]{flex-direction:row;flex-wrap:wrap;align-items:center}
+    s-ordered-list{display:block;list-style:decimal;padding-left:1.5em;margin:0 0 12px}
+    s-unordered-list{display:block;list-style:disc;padding-left:1.5em;margin:0 0 12px}s-list-item{display:list-item;margin:2px 0}
+    s-text[tone=neutral],s-paragraph[tone=neutral]{color:#616161}s-option{display:none}
+    s-divider{display:block;border-top:1px solid #e3e3e3;margin:8px 0}`;
+  document.head.append(pageStyle);
+
   function define(tag, cls) { if (!customElements.get(tag)) customElements.define(tag, cls); }
 
   // --- layout and text ---------------------------------------------------------------------------------------
@@ -196,7 +207,12 @@
   class Field extends HTMLElement {
     static get observedAttributes() { return ['error', 'label', 'details', 'disabled']; }
     connectedCallback() {
-      if (!this._built) { this._built = true; this.build(); }
+      // Parsed markup connects a custom element before its children (s-choice, s-option) exist: build once the
+      // document is parsed.
+      if (this._built) return;
+      const build = () => { if (!this._built) { this._built = true; this.build(); } };
+      if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', build, { once: true });
+      else build();
     }
     attributeChangedCallback(name) {
       if (!this._built) return;
