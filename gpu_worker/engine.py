@@ -157,7 +157,7 @@ def repose(
         report(0.05 + 0.75 * fraction, stage)
 
     t0 = time.perf_counter()
-    rendered = be.render(image, source, targets, seed=seed, progress=render_progress) if todo else []
+    rendered = be.render(image, source, targets, seed=seed, progress=render_progress, poses=todo) if todo else []
     timings["render"] = time.perf_counter() - t0
     if len(rendered) != len(todo):
         raise PoseStudioError(f"backend '{be.name}' returned {len(rendered)} images for {len(todo)} poses")

@@ -50,4 +50,6 @@ class Backend(Protocol):
         *,
         seed: int = 0,
         progress: ProgressCallback | None = None,
+        # The poses the targets came from (same order): a backend picks its mode per pose and seeds per pose id.
+        poses: Sequence[Pose] | None = None,
     ) -> list[Rendered]: ...

@@ -168,40 +168,43 @@ def inspect_models(config: DiffusionConfig) -> ModelReport:
             else "has no model_index.json (not a diffusers checkpoint)"
         )
         report.problems.append(Problem("base", f"{base.path} {what}", fix))
-        return report
-    unet_cfg = _model_folder(report, "base/unet", base.path / "unet", WEIGHT_STEMS["diffusers"], fix)
-    family = report.family = detect_family(index, unet_cfg)
-    vae_ref = config.ref("vae")
-    if vae_ref is not None:
-        vae_cfg = _model_folder(
-            report, "vae", vae_ref.path, WEIGHT_STEMS["diffusers"], _fix_for(config, "vae", vae_ref)
-        )
+        # Keep going: the other components can still be checked for presence.
+        unet_cfg = vae_cfg = None
+        family = None
     else:
-        vae_cfg = _model_folder(report, "base/vae", base.path / "vae", WEIGHT_STEMS["diffusers"], fix)
-    encoders = ["text_encoder"] + (["text_encoder_2"] if family is Family.SDXL else [])
-    for name in encoders:
-        _model_folder(report, f"base/{name}", base.path / name, WEIGHT_STEMS["model"], fix)
-    for name in ["tokenizer"] + (["tokenizer_2"] if family is Family.SDXL else []):
-        folder = base.path / name
-        if (folder / "tokenizer.json").is_file() or (
-            (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
-        ):
-            report.found.append((f"base/{name}", str(folder)))
-        else:
-            report.problems.append(
-                Problem(
-                    f"base/{name}", f"{folder} has neither tokenizer.json nor vocab.json + merges.txt", fix
-                )
+        unet_cfg = _model_folder(report, "base/unet", base.path / "unet", WEIGHT_STEMS["diffusers"], fix)
+        family = report.family = detect_family(index, unet_cfg)
+        vae_ref = config.ref("vae")
+        if vae_ref is not None:
+            vae_cfg = _model_folder(
+                report, "vae", vae_ref.path, WEIGHT_STEMS["diffusers"], _fix_for(config, "vae", vae_ref)
             )
-    if _read_json(base.path / "scheduler" / "scheduler_config.json") is None:
-        report.problems.append(
-            Problem("base/scheduler", f"{base.path / 'scheduler'}/scheduler_config.json is missing", fix)
-        )
-    else:
-        report.found.append(("base/scheduler", str(base.path / "scheduler")))
-    if unet_cfg is not None and vae_cfg is not None:
-        vae_factor = 2 ** (len(vae_cfg.get("block_out_channels", [0] * 4)) - 1)
-        report.pixel_multiple = vae_factor * 2 ** (len(unet_cfg.get("block_out_channels", [0] * 4)) - 1)
+        else:
+            vae_cfg = _model_folder(report, "base/vae", base.path / "vae", WEIGHT_STEMS["diffusers"], fix)
+        encoders = ["text_encoder"] + (["text_encoder_2"] if family is Family.SDXL else [])
+        for name in encoders:
+            _model_folder(report, f"base/{name}", base.path / name, WEIGHT_STEMS["model"], fix)
+        for name in ["tokenizer"] + (["tokenizer_2"] if family is Family.SDXL else []):
+            folder = base.path / name
+            if (folder / "tokenizer.json").is_file() or (
+                (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+            ):
+                report.found.append((f"base/{name}", str(folder)))
+            else:
+                report.problems.append(
+                    Problem(
+                        f"base/{name}", f"{folder} has neither tokenizer.json nor vocab.json + merges.txt", fix
+                    )
+                )
+        if _read_json(base.path / "scheduler" / "scheduler_config.json") is None:
+            report.problems.append(
+                Problem("base/scheduler", f"{base.path / 'scheduler'}/scheduler_config.json is missing", fix)
+            )
+        else:
+            report.found.append(("base/scheduler", str(base.path / "scheduler")))
+        if unet_cfg is not None and vae_cfg is not None:
+            vae_factor = 2 ** (len(vae_cfg.get("block_out_channels", [0] * 4)) - 1)
+            report.pixel_multiple = vae_factor * 2 ** (len(unet_cfg.get("block_out_channels", [0] * 4)) - 1)
 
     # Pose ControlNet: must have been trained for this UNet.
     cn = config.ref("controlnet")

@@ -77,8 +77,9 @@ class WarpBackend:
         *,
         seed: int = 0,
         progress: ProgressCallback | None = None,
+        poses: Sequence[Pose] | None = None,
     ) -> list[Rendered]:
-        # seed: the warp is deterministic; accepted for interface compatibility
+        # seed and poses: the warp is deterministic and needs only the target skeletons
         rig = prepare(photo, source)
         out = []
         for k, target in enumerate(targets):

@@ -54,7 +54,7 @@ def pose_skeletons(set_id: str) -> Any:
 @bp.get("/api/products/<int:product_id>/source-skeleton")
 @require_session
 def source_skeleton(product_id: int) -> Any:
-    """{"product_id", "title", "photo": {url, alt} | null, "skeleton": saved skeleton | null}."""
+    """{"product_id", "title", "photo": {url, alt} | null, "skeleton": saved skeleton | null, "variants"}."""
     gid = f"gid://shopify/Product/{product_id}"
     try:
         found = shopify_reads.products_by_ids(g.shop, [gid])
@@ -69,4 +69,5 @@ def source_skeleton(product_id: int) -> Any:
         "product_id": gid, "title": product.title,
         "photo": {"url": photo.url, "alt": photo.alt} if photo else None,
         "skeleton": row.source_skeleton if row else None,
+        "variants": [{"id": v.id, "title": v.title, "has_own_image": v.media_id is not None} for v in product.variants],
     })  # fmt: skip

@@ -9,7 +9,7 @@ import {
 import { t, tn } from './i18n.js';
 import { loadPoseSkeletons } from './pose_data.js';
 import { Poller } from './progress.js';
-import { jobsOf, productOf } from './records.js';
+import { jobsOf } from './records.js';
 import { frameOf, landmarksOf, skeletonFigure } from './skeleton_svg.js';
 import { statusBadge } from './status.js';
 
@@ -52,8 +52,9 @@ async function posesOf(job) {
 async function productFor(job) {
   const id = numericId(job.product_id);
   if (!productCache.has(id)) {
-    productCache.set(id, apiFetch(`/api/products/${encodeURIComponent(id)}`)
-      .then((d) => productOf(d.product || d)).catch(() => null));
+    // the product's source photo and variants (plugin/blueprints/pose_images.py)
+    productCache.set(id, apiFetch(`/api/products/${encodeURIComponent(id)}/source-skeleton`)
+      .then((d) => ({ title: d.title, image: d.photo && d.photo.url, variants: d.variants || [] })).catch(() => null));
   }
   return productCache.get(id);
 }
@@ -159,6 +160,7 @@ async function publish(job, button) {
   try {
     await apiFetch(`/api/jobs/${job.id}/publish`, { method: 'POST', json: {} });
     replace(els.result, successBanner(t('review.publishing')));
+    els.result.dataset.kind = 'publishing';
     poller.now();
   } catch (err) {
     replace(els.result, errorBanner(err, { heading: t('review.publish_failed') }));
@@ -219,6 +221,10 @@ async function refresh() {
       return false;
     }
     done(els.region);
+    if (els.result.dataset.kind === 'publishing' && !jobs.some((j) => j.state === 'publishing')) {
+      replace(els.result);
+      delete els.result.dataset.kind;
+    }
     // polling must not throw away a position or variant the merchant is choosing: re-render on change only
     const snapshot = JSON.stringify(jobs);
     if (snapshot === lastSnapshot) return jobs.some((j) => j.state === 'publishing');

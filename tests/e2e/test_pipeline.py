@@ -6,6 +6,7 @@ proves; the fairness test says what it does not.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -358,3 +359,63 @@ def _ping(url: str) -> bool:
         return bool(redis_lib.Redis.from_url(url, socket_connect_timeout=0.5).ping())
     except redis_lib.RedisError:
         return False
+
+
+def test_on_demand_review_approve_regenerate_publish_via_the_api(e2e: Stack, e2e_shop: Any) -> None:
+    """POST /api/jobs (review mode) → awaiting_review → reject one, regenerate one (new seed), approve the rest →
+    POST /api/jobs/<id>/publish → only the approved images are on the product, in pose order."""
+    shop, emu_shop = e2e_shop(mode="review", automation="off")
+    product = new_product(e2e, emu_shop)
+    client = e2e.app.test_client()
+    h = {"Authorization": f"Bearer {e2e.emulator.make_id_token(shop.domain)}"}
+    r = client.post("/api/jobs", headers=h, json={"product_ids": [product.gid], "pose_set": "catalog-basics",
+                                                  "poses": ["front-relaxed", "walking-stride", "weight-shift"]})
+    assert r.status_code == 201, r.get_json()
+    job_id = r.get_json()["jobs"][0]["id"]
+    wait_state(e2e, job_id, {JobState.AWAITING_REVIEW})
+    h = {"Authorization": f"Bearer {e2e.emulator.make_id_token(shop.domain)}"}
+    outs = client.get(f"/api/jobs/{job_id}", headers=h).get_json()["outputs"]
+    assert [o["pose_id"] for o in outs] == ["front-relaxed", "walking-stride", "weight-shift"]
+    image = client.get(outs[0]["image_url"], headers=h)
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+    assert client.post(f"/api/outputs/{outs[1]['id']}/reject", headers=h).status_code == 200
+    regen = client.post(f"/api/outputs/{outs[2]['id']}/regenerate", headers=h)
+    assert regen.status_code == 202 and regen.get_json()["regenerating"]
+    wait_for(lambda: job(e2e, job_id).state == JobState.AWAITING_REVIEW
+             and not outputs_of(e2e, job_id)[2].regenerating, 60, "the regeneration", e2e)  # fmt: skip
+    again = outputs_of(e2e, job_id)[2]
+    assert again.seed == outs[2]["seed"] + 1 and again.storage_key.endswith(f"weight-shift-{again.seed}.png")
+    h = {"Authorization": f"Bearer {e2e.emulator.make_id_token(shop.domain)}"}
+    for o in (outs[0], outs[2]):
+        assert client.post(f"/api/outputs/{o['id']}/approve", headers=h).status_code == 200
+    assert client.post(f"/api/jobs/{job_id}/publish", headers=h).status_code == 202
+    wait_state(e2e, job_id, {JobState.PUBLISHED})
+    published = [o for o in outputs_of(e2e, job_id) if o.shopify_media_id]
+    assert [o.pose_id for o in published] == ["front-relaxed", "weight-shift"]
+    assert [m.gid for m in our_gallery(emu_shop, product)] == [o.shopify_media_id for o in published]
+    assert our_gallery(emu_shop, product)[1].filename.startswith(f"pose-studio-{job_id}-weight-shift-1")
+
+
+def test_custom_pose_set_from_a_reference_photo(e2e: Stack, e2e_shop: Any) -> None:
+    """The web side stores the photo; the GPU worker detects the pose (the web never imports mediapipe)."""
+    shop, _ = e2e_shop()
+    client = e2e.app.test_client()
+    h = {"Authorization": f"Bearer {e2e.emulator.make_id_token(shop.domain)}"}
+    photo = (e2e_root() / "gpu_worker/assets/samples/fitness_architetto_franc_01.png").read_bytes()
+    r = client.post("/api/pose-sets", headers=h, data={"name": "Gym pose", "photo": (io.BytesIO(photo), "p.png")},
+                    content_type="multipart/form-data")  # fmt: skip
+    assert r.status_code == 202 and r.get_json()["status"] == "extracting"
+
+    def ready() -> Any:
+        sets = client.get("/api/pose-sets", headers={"Authorization": f"Bearer {e2e.emulator.make_id_token(shop.domain)}"})
+        found = [s for s in sets.get_json()["pose_sets"] if s["id"] == "custom-gym-pose"]
+        return found and found[0]["poses"] and found[0]
+
+    found = wait_for(ready, 60, "the pose to be read", e2e)
+    assert [p["id"] for p in found["poses"]] == ["from-photo"]
+
+
+def e2e_root() -> Any:
+    from tests.e2e.conftest import ROOT
+
+    return ROOT

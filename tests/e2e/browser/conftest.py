@@ -116,9 +116,9 @@ def mint_token(emulator: Any) -> Callable[[], str]:
     return lambda: emulator.make_id_token(TEST_SHOP)
 
 
-@pytest.fixture
-def page(browser: Any, live_server: str, mint_token: Callable[[], str]) -> Iterator[Any]:
-    """A browser tab as the Shopify admin's iframe would be: App Bridge and Polaris stand-ins, nothing external."""
+def new_tab(browser: Any, mint_token: Callable[[], str]) -> tuple[Any, Any]:
+    """(context, page): a tab as the Shopify admin's iframe would be: App Bridge and Polaris stand-ins, ID tokens
+    from `mint_token`, nothing external."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
     tab = context.new_page()
     tab.set_default_timeout(15_000)
@@ -139,21 +139,31 @@ def page(browser: Any, live_server: str, mint_token: Callable[[], str]) -> Itera
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.js_errors = errors
+    return context, tab
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str, mint_token: Callable[[], str]) -> Iterator[Any]:
+    context, tab = new_tab(browser, mint_token)
     yield tab
     context.close()
 
 
-@pytest.fixture
-def open_page(page: Any, live_server: str, mint_token: Callable[[], str]) -> Callable[..., Any]:
+def page_opener(page: Any, base_url: str, shop: str, mint_token: Callable[[], str]) -> Callable[..., Any]:
     """open_page('/products', **query): load a page as the admin does (?shop=…&host=…&embedded=1&id_token=…)."""
 
     def go(path: str, **query: str) -> Any:
-        params = {"embedded": "1", "shop": TEST_SHOP, "host": "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvcG9zZS1zdHVkaW8tdGVzdA",
+        params = {"embedded": "1", "shop": shop, "host": "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvcG9zZS1zdHVkaW8tdGVzdA",
                   "id_token": mint_token(), **query}  # fmt: skip
-        page.goto(f"{live_server}{path}?{urlencode(params)}")
+        page.goto(f"{base_url}{path}?{urlencode(params)}")
         return page
 
     return go
+
+
+@pytest.fixture
+def open_page(page: Any, live_server: str, mint_token: Callable[[], str]) -> Callable[..., Any]:
+    return page_opener(page, live_server, TEST_SHOP, mint_token)
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -56,7 +56,9 @@ def test_drag_joint_save_set_and_reload_shows_it(open_page: Any, live_server: st
     set_id = page.evaluate("""async () => {
         const r = await fetch('/api/pose-sets'); const d = await r.json();
         return d.pose_sets.find((s) => s.name === 'Lookbook poses').id; }""")
-    saved = page.evaluate(f"""async () => (await (await fetch('/api/pose-sets/{set_id}/poses')).json()).poses[0].skeleton""")
+    saved = page.evaluate(
+        f"""async () => (await (await fetch('/api/pose-sets/{set_id}/poses')).json()).poses[0].skeleton"""
+    )
     frame = (saved["width"], saved["height"])
     saved_elbow = saved["landmarks"][L_ELBOW]
     assert saved_elbow[0] * frame[0] == pytest.approx(after[0], abs=1.0)

@@ -67,7 +67,8 @@ def test_every_page_loads_app_bridge_first_and_may_only_be_framed_by_the_admin(
     import requests
 
     for path in ("/", "/products", "/pose-sets", "/pose-sets/editor", "/jobs", "/review", "/settings"):
-        response = requests.get(f"{live_server}{path}", params={"shop": TEST_SHOP, "id_token": mint_token()}, timeout=10)
+        params = {"shop": TEST_SHOP, "id_token": mint_token()}
+        response = requests.get(f"{live_server}{path}", params=params, timeout=10)
         assert response.status_code == 200, path
         assert "frame-ancestors https://admin.shopify.com" in response.headers["Content-Security-Policy"].replace(
             f"https://{TEST_SHOP} ", ""
