@@ -129,9 +129,9 @@ def main() -> None:
         with app.app_context():
             from plugin.models.shop import Shop
 
-            shop_id = store_token_pair(domain, TokenPair(emu.issue_access_token(domain, expires_in=86400),
-                                                         now + timedelta(days=1), "shprt_bench", now + timedelta(days=90),
-                                                         "read_products,write_products"))  # fmt: skip
+            token = emu.issue_access_token(domain, expires_in=86400)
+            pair = TokenPair(token, now + timedelta(days=1), "shprt_bench", now + timedelta(days=90), "read_products")
+            shop_id = store_token_pair(domain, pair)
             shop = db.session.get(Shop, shop_id)
             poses = ["front-relaxed", "hand-on-hip", "walking-stride", "hands-on-hips", "weight-shift"][: args.poses]
             pose_set = create_custom_set(shop, "bench", [f"catalog-basics/{p}" for p in poses])
@@ -158,7 +158,8 @@ def main() -> None:
                 for j in db.session.scalars(db.select(Job).where(Job.shop_id == shop_id, Job.state.in_(
                         [JobState.PUBLISHED, JobState.FAILED, JobState.AWAITING_REVIEW]))):
                     if j.product_id not in done:
-                        done[j.product_id] = (j.state.value, j.finished_at.timestamp() if j.finished_at else time.time())
+                        finished = j.finished_at.timestamp() if j.finished_at else time.time()
+                        done[j.product_id] = (j.state.value, finished)
             print(f"  {len(done)}/{args.skus} done after {time.time() - t0:.0f} s", flush=True)
         wall = time.time() - t0
         # 4. figures

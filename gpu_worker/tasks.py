@@ -189,7 +189,8 @@ def _generate(req: GenerateRequest, spec: JobSpec) -> str:
         ).to_kwargs())  # fmt: skip
     manifest = ResultManifest(
         job_id=spec.job_id, run=spec.run, outputs=records, seconds=round(sum(result.timings.values()), 3),
-        backend=result.backend or spec.backend, skipped=[{"pose_id": s.pose.id, "reason": s.reason} for s in result.skipped],
+        backend=result.backend or spec.backend,
+        skipped=[{"pose_id": s.pose.id, "reason": s.reason} for s in result.skipped],
     )  # fmt: skip
     manifest_key = keys.manifest_for_spec(req.spec_key)
     storage().put(manifest_key, json.dumps(manifest.to_kwargs()).encode(), "application/json")

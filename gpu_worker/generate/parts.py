@@ -197,7 +197,72 @@ def figure_mask(rgb: np.ndarray, sk: Skeleton, shoulder_width: float) -> np.ndar
     # fill holes (white shirt, highlights) inside the kept pieces
     filled = _fill_holes(solid_keep, detector, shoulder_width)
     soft = np.where(filled & ~solid_keep, 1.0, colour * cv2.dilate(solid_keep.astype(np.uint8), np.ones((3, 3))))
+    # shoes the colour of the backdrop (white sneakers on white) are invisible to the colour difference: left out,
+    # they stay behind as a ghost copy when the feet move. The skeleton says where the feet are.
+    shoes = backdrop_coloured_shoes(rgb, bg, filled, sk, shoulder_width)
+    soft = np.where(shoes, 1.0, soft)
     return soft.astype(np.float32)
+
+
+def backdrop_coloured_shoes(
+    rgb: np.ndarray, bg: np.ndarray, figure: np.ndarray, sk: Skeleton, shoulder_width: float
+) -> np.ndarray:
+    """(H, W) bool: shoes that the colour difference to the backdrop misses, to add to the figure mask.
+
+    Only for a foot whose toe the mask mostly misses (a dark shoe is already in it).
+    The shoe is then the convex hull of what *is* visible in a generous foot envelope — the leg's end and the shoe's
+    dark outline — without the floor shadow (BlazePose puts heel and toe on the top of a shoe, so the envelope
+    reaches down to the sole).
+    """
+    h, w = figure.shape
+    out = np.zeros((h, w), bool)
+    p, v = sk.points, sk.visible()
+    down = _down_direction(sk)
+    lum = rgb.astype(np.float32).mean(axis=2)
+    shadow = floor_shadow_grey(rgb, bg)
+    outline = (lum < 0.45 * float(np.mean(bg))) & ~shadow
+    grow = max(1, int(round(0.12 * shoulder_width)))
+    for ankle, heel, toe in ((27, 29, 31), (28, 30, 32)):
+        if not (v[ankle] and v[heel] and v[toe]):
+            continue
+        a, hl, t = p[ankle], p[heel], p[toe]
+        core = np.zeros((h, w), np.uint8)
+        cv2.circle(core, (int(round(t[0])), int(round(t[1]))), max(2, int(round(0.06 * shoulder_width))), 1, -1)
+        if core.sum() < 10 or figure[core > 0].mean() >= 0.5:
+            continue
+        t = t + 0.3 * (t - hl)
+        sole = 0.35 * shoulder_width * down
+        env = np.zeros((h, w), np.uint8)
+        hull = cv2.convexHull(np.round(np.array([a, hl, t, hl + sole, t + sole])).astype(np.int32))
+        cv2.fillConvexPoly(env, hull, 1)
+        env = cv2.dilate(env, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+        ys, xs = np.nonzero(env & (figure | outline))
+        if len(xs) < 3:
+            continue
+        shoe = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(shoe, cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32)), 1)
+        out |= (shoe > 0) & env & ~shadow
+    return out
+
+
+def _down_direction(sk: Skeleton) -> np.ndarray:
+    """Unit vector from the shoulders' midpoint to the hips' (image down when the hips are not visible)."""
+    v = sk.visible()
+    if v[L_SHOULDER] and v[R_SHOULDER] and v[L_HIP] and v[R_HIP]:
+        d = (sk.points[L_HIP] + sk.points[R_HIP] - sk.points[L_SHOULDER] - sk.points[R_SHOULDER]) / 2.0
+        n = float(np.linalg.norm(d))
+        if n > 1e-6:
+            return d / n
+    return np.array([0.0, 1.0])
+
+
+def floor_shadow_grey(rgb: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """(H, W) bool: grey pixels darker than the backdrop (what a cast shadow on a studio floor looks like)."""
+    px = rgb.astype(np.float32)
+    lum = px.mean(axis=2)
+    chroma = px.max(axis=2) - px.min(axis=2)
+    bg_lum = float(np.mean(bg))
+    return (chroma < 0.1 * np.maximum(lum, 1.0) + 6.0) & (lum < 0.93 * bg_lum) & (lum > 0.3 * bg_lum)
 
 
 def floor_shadow(rgb: np.ndarray, bg: np.ndarray, sk: Skeleton, shoulder_width: float) -> np.ndarray:
@@ -394,7 +459,7 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         a, b, r = bones[name]
         if name == TORSO and torso_poly is not None:
             d = _polygon_distance(xx, yy, torso_poly, (wh, ww))
-            cost[k] = d / r
+            cost[k] = d / (r * _torso_reach(xx, yy, torso_poly))
         elif name == "head":
             # the head is round around its centre (hair, hats): distance to the centre, not to the neck bone
             d = np.hypot(xx - b[0], yy - b[1])
@@ -403,6 +468,14 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
             d, t = _segment_distance(xx, yy, a, b, with_t=True)
             # upper arms and thighs are thicker where they join the body (deltoid, hip)
             taper = 1.0 + TAPER.get(name[2:], 0.0) * (1.0 - t)
+            if name.endswith("upper_arm"):
+                # cloth on the body's side of the shoulder joint stays with the torso: given to the arm, it swings
+                # up past the shoulder as a spike ("wing") when the arm comes down
+                bone = b - a
+                behind = np.maximum(0.0, -((xx - a[0]) * bone[0] + (yy - a[1]) * bone[1])) / max(
+                    float(np.linalg.norm(bone)), 1e-6
+                )
+                d = d + 2.0 * behind
             cost[k] = d / (r * taper)
     arm_idx = [k for k, n in enumerate(names) if n in ARM_PARTS]
     label = np.argmin(cost, axis=0)
@@ -487,6 +560,28 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         parts=parts,
         shoulder_width=sw,
     )
+
+
+def _torso_reach(xx: np.ndarray, yy: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """How far (× the torso's radius) the torso reaches outside its shoulder–hip polygon, per pixel.
+
+    The body is wider than its hip joints, so lower down the torso reaches well past the polygon's sides (a jacket's
+    flare). At the shoulders it does not: the shoulder joint sits on the body's outline and what lies beyond it —
+    a wide sleeve, the cloth under a raised arm — moves with the arm. Left to the torso, it stays behind as "wings"
+    when the arm comes down.
+    """
+    ls, rs, rh, lh = poly
+    neck, hip = (ls + rs) / 2.0, (lh + rh) / 2.0
+    axis = hip - neck
+    length = max(float(np.linalg.norm(axis)), 1e-6)
+    down = axis / length
+    half_w = max(float(np.linalg.norm(ls - rs)) / 2.0, 1e-6)
+    rx, ry = xx - neck[0], yy - neck[1]
+    along = (rx * down[0] + ry * down[1]) / length  # 0 at the shoulders, 1 at the hips
+    across = np.abs(rx * down[1] - ry * down[0]) / half_w  # 1 at the shoulder joints
+    upper = np.clip((0.45 - along) / 0.3, 0.0, 1.0)
+    lateral = np.clip((across - 0.9) / 0.2, 0.0, 1.0)
+    return (1.0 - 0.75 * upper * lateral).astype(np.float32)
 
 
 def _grown_torso(poly: np.ndarray, margin: float) -> np.ndarray:

@@ -10,7 +10,8 @@ Rules (OWASP SSRF cheat sheet; ASVS 1.3.6, 5.2.2, 5.2.6):
   no ICC tricks), long side capped. The content hash is over the decoded pixels, so a re-compressed copy of the same
   picture hashes the same.
 
-Known gap: the IP check and the connection are separate DNS lookups (DNS rebinding); the hosts allowed are Shopify's own.
+Known gap: the IP check and the connection are separate DNS lookups (DNS rebinding); the hosts allowed are
+Shopify's own.
 """
 
 from __future__ import annotations

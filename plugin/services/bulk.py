@@ -56,7 +56,8 @@ def create_bulk(shop: Shop, data: dict[str, Any]) -> BulkRun:
     if limits.remaining_today(shop) <= 0:
         limits.reserve(shop, 1)  # raises DailyLimitReached with the standard message
     run = BulkRun(
-        shop_id=shop.id, state=BulkState.LISTING, scope=scope, scope_ref=collection_id if scope == "collection" else None,
+        shop_id=shop.id, state=BulkState.LISTING, scope=scope,
+        scope_ref=collection_id if scope == "collection" else None,
         selected=selected if scope == "selection" else [], pose_set_id=pose_set.id,
         options={"mode": mode, "poses": data.get("poses")},
     )  # fmt: skip

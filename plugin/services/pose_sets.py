@@ -42,7 +42,9 @@ def _summary(doc: dict[str, Any], *, custom: bool) -> dict[str, Any]:
 
 def list_pose_sets(shop: Shop) -> list[dict[str, Any]]:
     builtin = [_summary(set_document(ps), custom=False) for ps in library.list_pose_sets()]
-    custom = db.session.scalars(select(CustomPoseSet).where(CustomPoseSet.shop_id == shop.id).order_by(CustomPoseSet.id))
+    custom = db.session.scalars(
+        select(CustomPoseSet).where(CustomPoseSet.shop_id == shop.id).order_by(CustomPoseSet.id)
+    )
     return builtin + [_summary(c.document, custom=True) for c in custom]
 
 

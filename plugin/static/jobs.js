@@ -1,7 +1,9 @@
 // Jobs: live progress of every job (stage, percent), readable errors with what to do, cancel; bulk runs with
 // their aggregate progress. Polls while anything runs.
 import { apiFetch } from './api.js';
-import { appUrl, done, errorBanner, fieldValue, h, replace, showEmpty, showError, showLoading } from './dom.js';
+import {
+  appUrl, done, errorBanner, fieldValue, h, numericId, replace, showEmpty, showError, showLoading,
+} from './dom.js';
 import { formatDateTime, formatTime, has, t } from './i18n.js';
 import { percentOf, Poller } from './progress.js';
 import { jobsOf } from './records.js';
@@ -58,6 +60,7 @@ function jobItem(job) {
   }
   if (job.state === 'failed') {
     actions.push(h('s-button', { href: appUrl('/products') }, t('jobs.try_again')));
+    actions.push(h('s-button', { href: appUrl('/pose-sets/editor', { product: numericId(job.product_id) }) }, t('jobs.place_skeleton')));
   }
   if (actions.length) children.push(h('div', { class: 'ps-toolbar' }, actions));
   return h('li', { class: 'ps-job', 'data-job': job.id, 'data-state': job.state }, children);

@@ -212,25 +212,30 @@ async function chooseBackdrop() {
   if (pose) pose.skeleton = state.editor.toSkeleton();
 }
 
+/** Read a pose from a reference photo: POST /api/pose-sets (multipart name + photo) makes a one-pose custom set
+ * whose pose a GPU worker detects (status `extracting`, then ready or an error); the skeleton is then shown on the
+ * photo for the merchant to confirm and adjust, and joins the set being built. */
 async function extractFromPhoto(file) {
   showLoading(els.photoState, t('editor.photo.reading'));
   const form = new FormData();
+  form.append('name', t('editor.photo.pose_name', { name: file.name.replace(/\.[^.]+$/, '') }));
   form.append('photo', file);
   try {
-    let data = await apiFetch('/api/pose-sets/reference', { method: 'POST', body: form });
-    // detection runs on a GPU worker: poll the reference until it is done
+    let set = await apiFetch('/api/pose-sets', { method: 'POST', body: form });
     const started = Date.now();
-    while (data && (data.state === 'queued' || data.state === 'running' || data.status === 'pending') && Date.now() - started < 120000) {
+    while (set && set.status === 'extracting' && Date.now() - started < 120000) {
       await new Promise((r) => setTimeout(r, 1500));
-      data = await apiFetch(`/api/pose-sets/reference/${encodeURIComponent(data.id)}`);
+      const list = (await apiFetch('/api/pose-sets')).pose_sets || [];
+      set = list.find((s) => s.id === set.id) || set;
     }
-    const pose = data.pose || data;
-    const skeleton = pose.skeleton || data.skeleton;
-    if (!skeleton) throw new Error((data.error && data.error.message) || t('editor.photo.no_person'));
+    if (set.error) throw new Error(set.error.message || t('editor.photo.no_person'));
+    const poses = (await apiFetch(`/api/pose-sets/${encodeURIComponent(set.id)}/poses`)).poses || [];
+    const skeleton = poses[0] && poses[0].skeleton;
+    if (!skeleton) throw new Error(t('editor.photo.no_person'));
     const url = URL.createObjectURL(file);
     const size = (await photoSize(url)) || frameOf(skeleton);
     newEditor(size, url, landmarksOf(skeleton));
-    addPose(t('editor.photo.pose_name', { name: file.name.replace(/\.[^.]+$/, '') }), state.editor.toSkeleton());
+    addPose(poses[0].name || set.name, state.editor.toSkeleton());
     replace(els.photoState, h('s-banner', { tone: 'info', 'data-state': 'extracted' }, h('s-paragraph', {}, t('editor.photo.confirm'))));
   } catch (err) {
     replace(els.photoState, errorBanner(err, { heading: t('editor.photo.failed') }));

@@ -7,7 +7,6 @@ proves; the fairness test says what it does not.
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
@@ -170,24 +169,20 @@ def test_sigkill_of_the_pool_child_mid_generation_finishes_exactly_once(e2e: Sta
 def test_a_job_that_kills_its_worker_every_time_fails_after_max_attempts(e2e: Stack, e2e_shop: Any) -> None:
     """The test hook makes the engine os._exit() for the 'crash-test' pose set, in the worker process only."""
     from gpu_worker.contract import MAX_ATTEMPTS
+    from gpu_worker.pose.library import load_pose_set
     from plugin.models.custom_pose_set import CustomPoseSet
     from plugin.services.pose_sets import set_document
-    from gpu_worker.pose.library import load_pose_set
 
     shop, emu_shop = e2e_shop()
     doc = {**set_document(load_pose_set("catalog-basics")), "id": CRASH_POSE_SET, "name": "Crash test"}
     with e2e.app.app_context():
         db.session.add(CustomPoseSet(shop_id=shop.id, set_id=CRASH_POSE_SET, name="Crash", version=1, document=doc))
         db.session.commit()
-    # custom sets are named custom-*; this one is resolved through the row above by id for the test
-    from plugin.services import settings as settings_service
-
-    with e2e.app.app_context():
+    with e2e.app.app_context():  # the shop's automation uses it
         from plugin.models.shop_settings import ShopSettings
 
         db.session.get(ShopSettings, shop.id).default_pose_set = CRASH_POSE_SET
         db.session.commit()
-    del settings_service
     product = new_product(e2e, emu_shop)
     send_create(e2e, emu_shop, product)
     first = wait_for(lambda: jobs_of(e2e, shop.id), 30, "a job", e2e)[0]
@@ -209,7 +204,8 @@ def _bulk_for(stack: Stack, shop: Any, emu_products: list[Any], *, poses: list[s
 
     with stack.app.app_context():
         row = db.session.get(Shop, shop.id)
-        run = BulkRun(shop_id=row.id, state=BulkState.LISTING, scope="selection", selected=[p.gid for p in emu_products],
+        run = BulkRun(shop_id=row.id, state=BulkState.LISTING, scope="selection",
+                      selected=[p.gid for p in emu_products],
                       pose_set_id="catalog-basics", options={"mode": mode, "poses": poses})  # fmt: skip
         db.session.add(run)
         db.session.commit()
@@ -236,17 +232,14 @@ def test_one_shops_bulk_does_not_starve_another_shops_single_job(e2e: Stack, e2e
     a_products = e2e.emulator.add_products(emu_a.domain, 200)
     bulk_id = _bulk_for(e2e, a, a_products, poses=["front-relaxed"])
     wait_for(lambda: any(j.state == JobState.AWAITING_REVIEW for j in jobs_of(e2e, a.id)), 60, "A's first job", e2e)
-    b_job = _bulk_for(e2e, b, e2e.emulator.add_products(emu_b.domain, 1), poses=["front-relaxed"])
+    _bulk_for(e2e, b, e2e.emulator.add_products(emu_b.domain, 1), poses=["front-relaxed"])
     b_first = wait_for(lambda: jobs_of(e2e, b.id), 10, "B's job", e2e)[0]
     wait_state(e2e, b_first.id, {JobState.AWAITING_REVIEW}, timeout=60)
     a_jobs = jobs_of(e2e, a.id)
     a_queued = sum(1 for j in a_jobs if j.state == JobState.QUEUED)
     a_done_before_b = sum(1 for j in a_jobs if j.state == JobState.AWAITING_REVIEW)
     assert a_queued > 150, f"B finished after {a_done_before_b} of A's jobs; {a_queued} still queued"
-    del b_job
     # cancel A's bulk through the API
-    from plugin.models.shop import Shop  # noqa: F401 - documents the row the token maps to
-
     with e2e.app.test_client() as client:
         token = e2e.emulator.make_id_token(a.domain)
         response = client.post(f"/api/bulk/{bulk_id}/cancel", headers={"Authorization": f"Bearer {token}"})
@@ -281,7 +274,8 @@ def test_shop_redact_leaves_nothing_of_the_shop(e2e: Stack, e2e_shop: Any) -> No
                 n = db.session.execute(text(f'SELECT count(*) FROM "{table.name}" WHERE shop_id = :s'),
                                        {"s": shop.id}).scalar()  # fmt: skip
                 assert n == 0, table.name
-        assert db.session.execute(text("SELECT count(*) FROM shops WHERE domain = :d"), {"d": shop.domain}).scalar() == 0
+        left = db.session.execute(text("SELECT count(*) FROM shops WHERE domain = :d"), {"d": shop.domain})
+        assert left.scalar() == 0
 
 
 def test_uninstall_cancels_queued_work(e2e: Stack, e2e_shop: Any) -> None:
@@ -407,7 +401,8 @@ def test_custom_pose_set_from_a_reference_photo(e2e: Stack, e2e_shop: Any) -> No
     assert r.status_code == 202 and r.get_json()["status"] == "extracting"
 
     def ready() -> Any:
-        sets = client.get("/api/pose-sets", headers={"Authorization": f"Bearer {e2e.emulator.make_id_token(shop.domain)}"})
+        token = e2e.emulator.make_id_token(shop.domain)
+        sets = client.get("/api/pose-sets", headers={"Authorization": f"Bearer {token}"})
         found = [s for s in sets.get_json()["pose_sets"] if s["id"] == "custom-gym-pose"]
         return found and found[0]["poses"] and found[0]
 

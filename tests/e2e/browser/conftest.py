@@ -86,10 +86,6 @@ def app_config(app_config: dict[str, Any], _server: tuple[BaseWSGIServer, _LazyA
 @pytest.fixture
 def live_server(app: Any, _server: tuple[BaseWSGIServer, _LazyApp]) -> Iterator[str]:
     """The app on http://127.0.0.1:PORT, served by werkzeug in a thread (one thread per request)."""
-    if "api" not in app.blueprints:  # until plugin/blueprints/__init__.py registers the JSON API
-        from plugin.blueprints import api
-
-        app.register_blueprint(api.bp)
     server, holder = _server
     holder.app = app
     thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)

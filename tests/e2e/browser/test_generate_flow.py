@@ -75,3 +75,31 @@ def test_generate_two_products_review_approve_publish(shop_tab: tuple[Any, Any, 
         p for p in emu_shop.products.values() if p.gid == product_gid)
     assert len(product.media_ids) > media_before[product_gid]
     assert page.js_errors == []
+
+
+def test_failed_job_shows_its_reason_and_what_to_do(shop_tab: tuple[Any, Any, Any], e2e: Stack) -> None:
+    from dataclasses import replace
+
+    from tests.shopify_emulator.catalog import jpeg_bytes
+
+    page, open_page, emu_shop = shop_tab
+    # A product whose only photo shows no person: generation must fail and say why.
+    product = next(p for p in emu_shop.products.values() if p.title == "Kids Play Overall")
+    media_id = product.media_ids[0]
+    emu_shop.media[media_id] = replace(emu_shop.media[media_id], data=jpeg_bytes(384, 512), width=384, height=512)
+
+    open_page("/products")
+    page.wait_for_selector("#products-table:not([hidden]) tbody tr")
+    page.locator(f'#products-body input[data-product="{product.gid}"]').check()
+    page.get_by_role("button", name="Generate poses for 1 product").click()
+    page.wait_for_selector("#generate-result [data-state=success]")
+
+    open_page("/jobs")
+    banner = page.locator('[data-job][data-state="failed"] [data-state="job-error"]')
+    wait_for(lambda: banner.count() == 1, 120, "the job to fail", e2e)
+    text = banner.inner_text()
+    message = page.locator('[data-job][data-state="failed"] .ps-error-message').inner_text()
+    assert len(message) > 10 and "Traceback" not in message
+    assert "Try again" in text or "Use a" in text or "place the skeleton" in text.lower()  # what to do
+    assert page.get_by_role("button", name="Try again").is_visible()
+    screenshot(page, "jobs-failed")

@@ -46,8 +46,9 @@ def shop(app: Any, make_shop: Callable[..., Any], emulator: Any) -> Any:
     with app.app_context():
         from datetime import UTC, datetime, timedelta
 
-        store_token_pair(s.domain, TokenPair(access_token=token, access_expires_at=datetime.now(UTC) + timedelta(hours=1),
-                                             refresh_token="shprt_x", refresh_expires_at=datetime.now(UTC) + timedelta(days=9),
+        now = datetime.now(UTC)
+        store_token_pair(s.domain, TokenPair(access_token=token, access_expires_at=now + timedelta(hours=1),
+                                             refresh_token="shprt_x", refresh_expires_at=now + timedelta(days=9),
                                              scopes="read_products,write_products,read_files,write_files"))
         row = db.session.scalars(db.select(Shop).where(Shop.domain == s.domain)).one()
         db.session.expunge(row)

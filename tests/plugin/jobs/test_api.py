@@ -126,5 +126,5 @@ def test_custom_pose_set_from_library_poses(client: Any, make_shop: Any, id_toke
     again = client.post("/api/pose-sets", headers=h, json={"name": "My set", "poses": ["catalog-basics/front-relaxed"]})
     assert again.get_json()["version"] == 2  # a new version: part of the idempotency key
     other = make_shop()
-    assert "custom-my-set" not in [s["id"] for s in
-                                   client.get("/api/pose-sets", headers=auth(id_token, other.domain)).get_json()["pose_sets"]]
+    others = client.get("/api/pose-sets", headers=auth(id_token, other.domain)).get_json()["pose_sets"]
+    assert "custom-my-set" not in [s["id"] for s in others]

@@ -26,7 +26,8 @@ def test_celery_settings_set_the_visibility_timeout_everywhere_and_route_by_name
 
 
 def test_payloads_round_trip_and_ignore_unknown_keys() -> None:
-    done = contract.GenerationDone(job_id=3, manifest_key="a/jobs/3/result-main.json", spec_key="a/jobs/3/spec-main.json")
+    done = contract.GenerationDone(job_id=3, manifest_key="a/jobs/3/result-main.json",
+                                   spec_key="a/jobs/3/spec-main.json")
     assert contract.GenerationDone.from_kwargs({**done.to_kwargs(), "added_in_v2": 1}) == done
 
 

@@ -64,14 +64,14 @@ def process_env(app_config: dict[str, Any], **extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for(url: str, timeout: float = 30.0, proc: subprocess.Popen[Any] | None = None) -> requests.Response:
+def wait_for(url: str, timeout: float = 90.0, proc: subprocess.Popen[Any] | None = None) -> requests.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"process exited with {proc.returncode} before {url} answered")
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=10)
+        except requests.RequestException:  # not listening yet, or still importing the app
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
