@@ -168,13 +168,16 @@ def _apply_contract_settings(celery: Any) -> None:
     explicit_broker = os.environ.get("CELERY_BROKER_URL", "").strip()
     if explicit_broker:
         celery.conf.broker_url = explicit_broker
-    changed = dict(getattr(celery.conf, "changes", {}) or {})
+    # table(with_defaults=False) is what the app set itself (`conf.changes` also holds finalized defaults)
+    changed = dict(celery.conf.table(with_defaults=False))
+    updates: dict[str, Any] = {}
     for key, value in celery_settings(str(celery.conf.broker_url)).items():
         if key not in changed:
-            celery.conf[key] = value
+            updates[key] = value
         elif isinstance(value, dict) and isinstance(changed[key], dict):
             # e.g. broker_transport_options: keep the app's entries, add the contract's visibility_timeout
-            celery.conf[key] = {**value, **changed[key]}
+            updates[key] = {**value, **changed[key]}
+    celery.conf.update(updates)
     if str(celery.conf.broker_url).startswith("sqla+"):
         # kombu's SQLAlchemy transport hands its transport options to create_engine(), which refuses
         # visibility_timeout; the embedded broker has no visibility timeout anyway (dev only).

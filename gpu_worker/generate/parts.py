@@ -396,6 +396,62 @@ def _reattach_orphans(label: np.ndarray, cost: np.ndarray, n_parts: int) -> np.n
     return out
 
 
+def _claim_hand_colour(
+    label: np.ndarray,
+    cost: np.ndarray,
+    names: list[str],
+    bones: dict[str, tuple[np.ndarray, np.ndarray, float]],
+    rgb: np.ndarray,
+) -> np.ndarray:
+    """Give a hand the pixels of its own colour next to it that the geometry gave to the body.
+
+    A hand resting on the belly has fingers outside the hand's capsule (BlazePose's finger landmarks are rough);
+    labelled torso, they stay behind on the jacket as a ghost hand and the inpainting smears their skin colour over
+    the hole the moved hand leaves. Pixels near the hand whose colour is much closer to the hand's (median of its
+    core) than to the part they were given to, and connected to the hand, are the hand.
+    """
+    out = label.copy()
+    excluded = {names.index(n) for n in names if n == "head"}
+    for side in ("l", "r"):
+        hand = f"{side}_hand"
+        if hand not in names:
+            continue
+        hk = names.index(hand)
+        core = (label == hk) & (cost[hk] <= 0.8)
+        if core.sum() < 5:
+            continue
+        hand_col = np.median(rgb[core], axis=0)
+        a, b, r = bones[hand]
+        reach = float(np.linalg.norm(b - a)) + r
+        yy, xx = np.mgrid[0 : label.shape[0], 0 : label.shape[1]].astype(np.float32)
+        near = (_segment_distance(xx, yy, a, b) <= reach) & (label >= 0) & (label != hk)
+        other_arm = {names.index(n) for n in names if n.startswith("lr"[side == "l"] + "_") and n in ARM_PARTS}
+        near &= ~np.isin(label, list(excluded | other_arm))
+        if not near.any():
+            continue
+        to_hand = np.linalg.norm(rgb - hand_col, axis=2)
+        to_own = np.full(label.shape, np.inf, np.float32)
+        for k in np.unique(label[near]):
+            own_px = (label == k) & (cost[k] <= 1.0)
+            if own_px.sum() < 5:
+                continue
+            to_own = np.where(near & (label == k), np.linalg.norm(rgb - np.median(rgb[own_px], axis=0), axis=2), to_own)
+        claim = near & (to_hand < 45.0) & (to_hand < 0.5 * to_own)
+        n, comp = cv2.connectedComponents((claim | core).astype(np.uint8), connectivity=8)
+        attached = np.zeros(n, bool)
+        attached[np.unique(comp[core])] = True
+        attached[0] = False
+        out[claim & attached[comp]] = hk
+        # and the one-pixel rim (work resolution) of mixed colours around it: left on the body, the hand's outline
+        # stays behind and the fill smears its skin colour into the hole
+        rim = cv2.dilate((out == hk).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        rim &= near & (out != hk) & (to_hand < 2.0 * to_own)
+        out[rim] = hk
+    return out
+
+
+
+
 def _polygon_distance(xx: np.ndarray, yy: np.ndarray, poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """0 inside the polygon, distance to it outside."""
     inside = np.zeros(shape, np.uint8)
@@ -486,6 +542,8 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         label = np.where(in_arm, np.array(arm_idx)[arm_best], label)
     label = np.where(fig, label, -1)
     label = _reattach_orphans(label, cost, len(names))
+    rgb_small = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA) if f < 1 else rgb
+    label = _claim_hand_colour(label, cost, names, bones, rgb_small.astype(np.float32))
 
     # pixels an arm hides in the source: arm pixels with body on both sides (a hand on the belt, a forearm across
     # the belly). Closing the rest of the body with a disc about as wide as the arm finds them; they belong to the
@@ -579,9 +637,9 @@ def _torso_reach(xx: np.ndarray, yy: np.ndarray, poly: np.ndarray) -> np.ndarray
     rx, ry = xx - neck[0], yy - neck[1]
     along = (rx * down[0] + ry * down[1]) / length  # 0 at the shoulders, 1 at the hips
     across = np.abs(rx * down[1] - ry * down[0]) / half_w  # 1 at the shoulder joints
-    upper = np.clip((0.45 - along) / 0.3, 0.0, 1.0)
-    lateral = np.clip((across - 0.9) / 0.2, 0.0, 1.0)
-    return (1.0 - 0.75 * upper * lateral).astype(np.float32)
+    upper = np.clip((0.5 - along) / 0.25, 0.0, 1.0)
+    lateral = np.clip((across - 1.0) / 0.1, 0.0, 1.0)
+    return (1.0 - 0.95 * upper * lateral).astype(np.float32)
 
 
 def _grown_torso(poly: np.ndarray, margin: float) -> np.ndarray:

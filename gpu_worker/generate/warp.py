@@ -12,8 +12,8 @@ Per target pose:
    (see `_blend_cap`): no fold-over even for a fully bent elbow;
 3. render each part by backward mapping (cv2.remap) and composite back to front (legs, torso, head, arms; an arm
    whose hand rests on the body goes in front);
-4. fill what the move uncovered: the backdrop plate outside the figure, cv2.inpaint for holes inside it (a torso
-   patch an arm used to hide).
+4. fill what the move uncovered: the backdrop plate outside the figure; a torso patch an arm used to hide from the
+   mirror image of the torso (garments are nearly symmetric), cv2.inpaint for what is left.
 
 A global piecewise-affine warp is *not* used: it folds over whenever a limb crosses the body (notes B8).
 """
@@ -327,7 +327,8 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
     figure_mask[bb] = cover > 0.5
     holes = np.zeros((h, w), bool)
     holes[bb] = (cv.footprint[bb] > 0.5) & (a < 0.5)
-    out = fill_holes(out, holes, figure_mask)
+    remaining = _mirror_torso_fill(rig, inv, out, holes)
+    out = fill_holes(out, remaining, figure_mask)
     image = np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
     # rigid garment / face pixels; for a whole-pixel shift put them back bit for bit (no float round trip)
@@ -353,6 +354,54 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         foldover_fraction=fold,
         extras={"depth_order": order, "figure_mask": figure_mask, "source_figure_mask": rig.mask > 0.5},
     )
+
+
+def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """Fill holes on the torso from the mirror image of the torso; returns the holes left for inpainting.
+
+    A hand moved off the belly uncovers garment the photo never showed. Garments are close to left–right symmetric,
+    so the other side of the torso (reflected about the neck–hip axis, in the source) is a far better guess than
+    inpainting, which smears the colours around the hole into it. A hole pixel is filled only when its mirror point
+    is the torso's own, fully opaque pixel (not one an arm hides too). It is still counted as filled in.
+    """
+    torso = rig.parts.get(TORSO)
+    neck, hip = rig.key_points.get("neck"), rig.key_points.get("mid_hip")
+    if torso is None or neck is None or hip is None or TORSO not in inv or not holes.any():
+        return holes
+    axis = hip - neck
+    length = float(np.linalg.norm(axis))
+    if length < 1e-6:
+        return holes
+    u = axis / length
+    ys, xs = np.nonzero(holes)
+    b = inv[TORSO]
+    sx = b[0, 0] * xs + b[0, 1] * ys + b[0, 2]
+    sy = b[1, 0] * xs + b[1, 1] * ys + b[1, 2]
+    x0, y0, x1, y1 = torso.box
+
+    def sample(img: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        ix, iy = np.rint(px).astype(int) - x0, np.rint(py).astype(int) - y0
+        ok = (ix >= 0) & (ix < x1 - x0) & (iy >= 0) & (iy < y1 - y0)
+        vals = np.zeros(len(px), np.float32)
+        vals[ok] = img[iy[ok], ix[ok]]
+        return vals
+
+    on_torso = sample(torso.footprint, sx, sy) > 0.5
+    # reflect about the neck–hip line
+    rx, ry = sx - neck[0], sy - neck[1]
+    along = rx * u[0] + ry * u[1]
+    mx = neck[0] + 2.0 * along * u[0] - rx
+    my = neck[1] + 2.0 * along * u[1] - ry
+    ok = on_torso & (sample(torso.alpha, mx, my) >= 0.98)
+    if not ok.any():
+        return holes
+    w, h = rig.size
+    px = np.clip(np.rint(mx[ok]).astype(int), 0, w - 1)
+    py = np.clip(np.rint(my[ok]).astype(int), 0, h - 1)
+    out[ys[ok], xs[ok]] = rig.image[py, px]
+    remaining = holes.copy()
+    remaining[ys[ok], xs[ok]] = False
+    return remaining
 
 
 def _draw_part(

@@ -71,11 +71,11 @@ def settle(stack: Stack, shop_id: int, timeout: float = 150) -> list[Job]:
     return wait_for(settled, timeout, f"{PRODUCTS} jobs to settle", stack, interval=0.5)
 
 
-def assert_truthful(stack: Stack, shop_id: int, emu_shop: Any, products: list[Any]) -> list[Job]:
+def assert_truthful(stack: Stack, shop_id: int, emu_shop: Any, products: list[Any], timeout: float = 150) -> list[Job]:
     """The invariants every fault must keep."""
     from gpu_worker.contract import MAX_ATTEMPTS
 
-    jobs = settle(stack, shop_id)
+    jobs = settle(stack, shop_id, timeout)
     # no job lost, none duplicated: exactly one job per product
     assert sorted(j.product_id for j in jobs) == sorted(p.gid for p in products), [j.product_id for j in jobs]
     for job in jobs:
@@ -174,6 +174,7 @@ def test_storage_refusing_writes(faults: Stack, fault_shop: Callable[..., Any]) 
         time.sleep(5)
     finally:
         blocker.unlink()
-    jobs = assert_truthful(faults, shop.id, emu_shop, products)
+    # writes are back after 5 s: retries (2, 4, 8 s backoff) finish well within a minute
+    jobs = assert_truthful(faults, shop.id, emu_shop, products, timeout=60)
     for job in jobs:
         assert job.state in (JobState.PUBLISHED, JobState.FAILED, JobState.AWAITING_REVIEW), job.state

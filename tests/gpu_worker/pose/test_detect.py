@@ -165,3 +165,30 @@ def test_jpeg_bytes_in_memory(detected: dict[str, Skeleton]) -> None:
     sk = detect(buf.getvalue())
     ref = detected["groom1_jarno_vasamaa_01"]
     assert np.median(np.hypot(*(sk.points - ref.points).T)) < 0.01 * ref.height
+
+
+def test_tall_narrow_photo_gets_its_legs_right(detected: dict[str, Skeleton]) -> None:
+    # 440×1280: on the picture as is BlazePose put the police officer's knees on her belt (y ≈ 0.39 of the height);
+    # the second look on a padded copy finds them at the knees
+    sk = detected["woman_police_01_gerald_g_01"]
+    assert sk.visible().sum() == 33
+    p, h = sk.points, sk.height
+    for hip, knee, ankle in ((23, 25, 27), (24, 26, 28)):
+        assert p[knee, 1] - p[hip, 1] > 0.12 * h
+        assert p[ankle, 1] - p[knee, 1] > 0.12 * h
+    assert p[[25, 26], 1].min() > 0.65 * h
+
+
+def test_padded_detection_maps_back_to_the_photo_exactly(detected: dict[str, Skeleton]) -> None:
+    # the same figure with a margin added: the skeleton must move by exactly that margin
+    im = Image.open(sample_path("woman_police_01_gerald_g_01")).convert("RGB")
+    canvas = Image.new("RGB", (im.width + 120, im.height + 60), "white")
+    canvas.paste(im, (120, 60))
+    sk = detect(canvas)
+    ref = detected["woman_police_01_gerald_g_01"]
+    both = sk.visible() & ref.visible()
+    assert both.sum() >= 30
+    shift = sk.points[both] - ref.points[both]
+    assert np.median(np.abs(shift[:, 0] - 120)) < 0.01 * ref.height
+    assert np.median(np.abs(shift[:, 1] - 60)) < 0.01 * ref.height
+    assert sk.mask is not None and sk.mask.shape == (canvas.height, canvas.width)

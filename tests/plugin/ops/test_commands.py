@@ -49,7 +49,9 @@ def test_proxy_hops(raw: str, hops: int) -> None:
     assert proxy_hops({"POSE_STUDIO_PROXY_HOPS": raw}) == hops
 
 
-def test_gunicorn_workers_rule() -> None:
+def test_gunicorn_workers_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # importing the config module sets PROMETHEUS_MULTIPROC_DIR when unset; keep this process out of it
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     from plugin.gunicorn_conf import default_workers
 
     assert [default_workers(c) for c in (1, 2, 4, 16)] == [3, 5, 9, 12]

@@ -44,6 +44,7 @@ def test_dev_runs_everything_without_redis_or_postgres_and_stops_on_ctrl_c(tmp_p
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    children: list[psutil.Process] = []
     try:
         assert found.wait(90), "no URL printed:\n" + "".join(output[-40:])
         base = match["url"].removesuffix("/dev/login")
@@ -70,5 +71,9 @@ def test_dev_runs_everything_without_redis_or_postgres_and_stops_on_ctrl_c(tmp_p
         assert alive == [], f"left running: {alive}"
     finally:
         if proc.poll() is None:
+            children = children or psutil.Process(proc.pid).children(recursive=True)
             proc.kill()
             proc.wait()
+        for child in children:  # the workers run in their own sessions: a killed parent leaves them behind
+            if child.is_running():
+                child.kill()
