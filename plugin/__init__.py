@@ -36,4 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     celery_init_app(app)
     init_security_headers(app)
     register_blueprints(app)
+    from plugin.observability import init_observability
+
+    init_observability(app)
     return app

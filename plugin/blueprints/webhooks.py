@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from plugin.observability import metrics
 from plugin.shopify import webhooks
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def receive() -> Response:
         meta = webhooks.read_meta(request.headers)
     except webhooks.WebhookRejected as exc:
         log.warning("webhook rejected (%s): %s", exc.status, exc.reason)
+        metrics.record_webhook("rejected", request.headers.get("X-Shopify-Topic", "unknown"))
         return _answer(exc.status, exc.reason)
     try:
         outcome = webhooks.record_and_dispatch(meta, raw_body)
@@ -34,6 +36,7 @@ def receive() -> Response:
         log.exception("webhook %s for %s could not be handled", meta.topic, meta.shop_domain)
         return _answer(503, "try again")
     log.info("webhook %s for %s: %s", meta.topic, meta.shop_domain, outcome)
+    metrics.record_webhook("duplicate" if outcome is webhooks.Outcome.DUPLICATE else "accepted", meta.topic)
     return _answer(200, outcome.value)
 
 

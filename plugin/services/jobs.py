@@ -85,7 +85,8 @@ def _poses_part(poses: Sequence[str] | None) -> list[str] | None:
 def request_key(shop_id: int, req: JobRequest) -> str:
     """Idempotency key before the source is downloaded: the Shopify image (URL / media id) stands for its content."""
     return _digest(
-        "request", shop_id, req.product_id, req.variant_id or "", req.source_media_id or req.source_url or "",
+        # media id AND URL: Shopify can replace a file's content under the same media id (the URL changes)
+        "request", shop_id, req.product_id, req.variant_id or "", req.source_media_id or "", req.source_url or "",
         req.pose_set.id, req.pose_set.version, _poses_part(req.poses),
     )  # fmt: skip
 
@@ -118,7 +119,8 @@ def get_or_create_job(shop: Shop, req: JobRequest) -> tuple[Job, bool]:
                     req.poses)
         if req.source_hash else None
     )  # fmt: skip
-    existing = (find_live(Job.content_key, ckey) if ckey else None) or find_live(Job.request_key, rkey)
+    # when the pixels are known they decide alone; the request key stands in for them only before the download
+    existing = find_live(Job.content_key, ckey) if ckey else find_live(Job.request_key, rkey)
     if existing is not None:
         return existing, False
     job = Job(
