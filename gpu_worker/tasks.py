@@ -107,7 +107,14 @@ def run_generation(req: GenerateRequest) -> str:
     except KeyMissing:
         log.info("job %s: spec %s is gone (cancelled or erased); skipping", req.job_id, req.spec_key)
         return "skipped"
-    # 2. count this delivery; a job that keeps killing its worker stops here
+    # 2. already generated (the worker died after writing, or a report was lost with the broker): report again,
+    #    never generate twice and never count it as a crash
+    manifest_key = keys.manifest_for_spec(req.spec_key)
+    if storage().exists(manifest_key):
+        report(TaskName.GENERATION_DONE, GenerationDone(job_id=req.job_id, manifest_key=manifest_key,
+                                                        spec_key=req.spec_key))  # fmt: skip
+        return "already_done"
+    # 3. count this delivery; a job that keeps killing its worker stops here
     attempt = count_attempt(req.spec_key)
     if attempt > MAX_ATTEMPTS:
         report(TaskName.GENERATION_FAILED, GenerationFailed(
