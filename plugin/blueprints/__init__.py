@@ -10,7 +10,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(webhooks.bp)
-    app.register_blueprint(pages.bp)  # admin pages (+ pose_images, nested)
+    app.register_blueprint(pages.bp)  # admin pages (nested)
     from plugin.blueprints import api  # JSON API of the job layer (issue 4)
 
     app.register_blueprint(api.bp)

@@ -18,8 +18,9 @@ from plugin.models.job import Job
 from plugin.models.output import Decision, Output
 from plugin.models.product_source import ProductSource
 from plugin.security.tenancy import get_for_shop_or_404
-from plugin.services import bulk, jobs, on_demand, pose_sets, review, settings, shop_data, shopify_reads
-from plugin.services.errors import InvalidRequest, JobLayerError
+from plugin.services import bulk, jobs, on_demand, overview, pose_sets, review, settings, shop_data, shopify_reads
+from plugin.services.errors import Conflict, InvalidRequest, JobLayerError, NotFound
+from plugin.services.products import pick_source
 from plugin.shopify.auth import require_session
 from plugin.storage import KeyMissing, get_storage
 
@@ -53,6 +54,39 @@ def body() -> dict[str, Any]:
     return data
 
 
+# Stored images by file extension (outputs follow the shop's output_format; sources are re-encoded PNG).
+MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def _image_response(key: str, missing: str) -> Response:
+    """A stored image for an authenticated page (fetched with the session token, shown as a blob URL)."""
+    try:
+        data = get_storage().get(key)
+    except KeyMissing:
+        return error("image_missing", missing, 404)  # type: ignore[return-value]
+    response = Response(data, mimetype=MIMETYPES.get(key.rsplit(".", 1)[-1].lower(), "application/octet-stream"))
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _output_json(out: Output) -> dict[str, Any]:
+    # `position` is the 0-based order among the job's images; `carousel_position` is what approve takes (1 = first)
+    data = jobs.output_to_dict(out)
+    data["carousel_position"] = out.position + 1
+    return data
+
+
+def _job_json(job: Job, *, with_outputs: bool = True) -> dict[str, Any]:
+    data = jobs.job_to_dict(job, with_outputs=with_outputs)
+    # the photo the job generates from, as stored (a shop-scoped URL: it needs the session token like the outputs)
+    data["source_url"] = f"/api/jobs/{job.id}/source-image" if job.source_key else None
+    if with_outputs:
+        for item in data.get("outputs", []):
+            item["carousel_position"] = item["position"] + 1
+    return data
+
+
 def _product_gid(product_id: str) -> str:
     gid = product_id if product_id.startswith("gid://") else f"gid://shopify/Product/{product_id}"
     if not gid.startswith("gid://shopify/Product/") or not gid.rsplit("/", 1)[1].isdigit():
@@ -66,6 +100,27 @@ def _product_gid(product_id: str) -> str:
 def list_products() -> Response:
     page = shopify_reads.products_page(g.shop, after=request.args.get("after"), query=request.args.get("query"))
     return jsonify(page)
+
+
+@bp.get("/products/<path:product_id>/source-skeleton")
+@require_session
+def get_source_skeleton(product_id: str) -> Response:
+    """{"product_id", "title", "photo": {url, alt} | null, "skeleton": saved skeleton | null, "variants"}: what the
+    pose editor needs to place a skeleton on the product's photo, and what Review shows as variants."""
+    gid = _product_gid(product_id)
+    found = shopify_reads.products_by_ids(g.shop, [gid])
+    if not found:
+        raise NotFound(f"no product {gid.rsplit('/', 1)[1]} in this shop; it may have been deleted",
+                       code="unknown_product")  # fmt: skip
+    product = found[0]
+    photo = pick_source(product)
+    row = db.session.query(ProductSource).filter_by(shop_id=g.shop.id, product_id=gid).first()
+    return jsonify({
+        "product_id": gid, "title": product.title,
+        "photo": {"url": photo.url, "alt": photo.alt} if photo else None,
+        "skeleton": row.source_skeleton if row else None,
+        "variants": [{"id": v.id, "title": v.title, "has_own_image": v.media_id is not None} for v in product.variants],
+    })  # fmt: skip
 
 
 @bp.put("/products/<path:product_id>/source-skeleton")
@@ -99,6 +154,26 @@ def list_pose_sets() -> Response:
     return jsonify({"pose_sets": pose_sets.list_pose_sets(g.shop)})
 
 
+@bp.get("/pose-sets/<set_id>/poses")
+@require_session
+def pose_skeletons(set_id: str) -> Response:
+    """{"pose_set": {id, version, name}, "poses": [{id, name, description, skeleton}]}; skeleton as gpu_worker's
+    Skeleton.to_dict(): {width, height, landmarks: 33 × [x, y, visibility] or null}. GET /api/pose-sets lists poses
+    by id and name only (the picker); the gallery, previews, review insets and the editor draw from this."""
+    doc = pose_sets.resolve(g.shop, set_id).document
+    response = jsonify({
+        "pose_set": {"id": doc["id"], "version": doc["version"], "name": doc.get("name", doc["id"])},
+        "poses": [
+            {"id": p["id"], "name": p.get("name", p["id"]), "description": p.get("description", ""),
+             "skeleton": p["skeleton"]}
+            for p in doc["poses"]
+        ],
+    })  # fmt: skip
+    # A set's poses change only with its version; the page asks again on every load, this spares the bytes.
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
 @bp.post("/pose-sets")
 @require_session
 def create_pose_set() -> tuple[Response, int]:
@@ -123,7 +198,7 @@ def create_pose_set() -> tuple[Response, int]:
 @require_session
 def create_jobs() -> tuple[Response, int]:
     created_jobs, created = on_demand.create_jobs(g.shop, body())
-    return jsonify({"jobs": [jobs.job_to_dict(j, with_outputs=False) for j in created_jobs],
+    return jsonify({"jobs": [_job_json(j, with_outputs=False) for j in created_jobs],
                     "created": created}), (201 if created else 200)  # fmt: skip
 
 
@@ -137,13 +212,24 @@ def list_jobs() -> Response:
     except ValueError:
         raise InvalidRequest("status must be job states separated by commas; limit and before are numbers",
                              code="invalid_query") from None  # fmt: skip
-    return jsonify({"jobs": [jobs.job_to_dict(j, with_outputs=False) for j in rows]})
+    return jsonify({"jobs": [_job_json(j, with_outputs=False) for j in rows]})
 
 
 @bp.get("/jobs/<int:job_id>")
 @require_session
 def get_job(job_id: int) -> Response:
-    return jsonify(jobs.job_to_dict(get_for_shop_or_404(Job, job_id, g.shop)))
+    return jsonify(_job_json(get_for_shop_or_404(Job, job_id, g.shop)))
+
+
+@bp.get("/jobs/<int:job_id>/source-image")
+@require_session
+def job_source_image(job_id: int) -> Response:
+    """The photo the job generates from, as stored after the download (PNG); Review shows it as "before"."""
+    job = get_for_shop_or_404(Job, job_id, g.shop)
+    if not job.source_key:
+        return error("source_not_fetched", "the source photo is not downloaded yet; it is once the job starts",
+                     404)  # type: ignore[return-value]  # fmt: skip
+    return _image_response(job.source_key, "the stored source photo is gone; generate the product again")
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
@@ -156,51 +242,89 @@ def cancel_job(job_id: int) -> Response:
                      "cancelled", 409)  # type: ignore[return-value]  # fmt: skip
     db.session.commit()
     shop_data.delete_specs([job])
-    return jsonify(jobs.job_to_dict(job))
+    return jsonify(_job_json(job))
 
 
 @bp.post("/jobs/<int:job_id>/publish")
 @require_session
 def publish_job(job_id: int) -> tuple[Response, int]:
     job = review.request_publish(get_for_shop_or_404(Job, job_id, g.shop))
-    return jsonify(jobs.job_to_dict(job)), 202
+    return jsonify(_job_json(job)), 202
 
 
 # --- outputs ------------------------------------------------------------------------------------------------------
 @bp.post("/outputs/<int:output_id>/approve")
 @require_session
 def approve_output(output_id: int) -> Response:
-    return jsonify(jobs.output_to_dict(review.decide(get_for_shop_or_404(Output, output_id, g.shop),
-                                                     Decision.APPROVED)))  # fmt: skip
+    """Optional JSON body {position, variant_id}: where the image goes among the job's images in the carousel
+    (1 = first) and the variant that shows it (null: none). Both are stored on the output; publish uses them."""
+    out = get_for_shop_or_404(Output, output_id, g.shop)
+    data = request.get_json(silent=True)
+    if data is not None and not isinstance(data, dict):
+        raise InvalidRequest("send a JSON object: {position?, variant_id?}", code="invalid_request")
+    job = db.session.get(Job, out.job_id)
+    assert job is not None
+    if data:
+        _place_output(job, out, data)
+    return jsonify(_output_json(review.decide(out, Decision.APPROVED)))
+
+
+def _place_output(job: Job, out: Output, data: dict[str, Any]) -> None:
+    """Validate and apply approve's options (not committed: `review.decide` commits, or the error rolls back)."""
+    siblings = jobs.outputs_of(job)
+    if data.get("position") is not None:
+        position = data["position"]
+        if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= len(siblings):
+            raise InvalidRequest(f"position must be a whole number from 1 to {len(siblings)} (this job's images)",
+                                 code="invalid_position")  # fmt: skip
+        # move it and renumber the others, so the job's images keep one order without ties
+        order = [o for o in sorted(siblings, key=lambda o: (o.position, o.id)) if o.id != out.id]
+        order.insert(position - 1, out)
+        for i, o in enumerate(order):
+            o.position = i
+    if "variant_id" in data:
+        variant = data["variant_id"]
+        if variant in (None, ""):
+            out.variant_id = None
+            return
+        if not isinstance(variant, str | int) or isinstance(variant, bool):
+            raise InvalidRequest("variant_id must be a ProductVariant GID or null", code="invalid_variant")
+        gid = str(variant) if str(variant).startswith("gid://") else f"gid://shopify/ProductVariant/{variant}"
+        if not gid.startswith("gid://shopify/ProductVariant/") or not gid.rsplit("/", 1)[1].isdigit():
+            raise InvalidRequest("variant_id must be a ProductVariant GID like gid://shopify/ProductVariant/123",
+                                 code="invalid_variant")  # fmt: skip
+        if gid != job.variant_id:
+            products = shopify_reads.products_by_ids(g.shop, [job.product_id], variant_ids=[gid])
+            if not products:
+                raise Conflict("the product of this job no longer exists in Shopify", code="unknown_product")
+            if gid not in {v.id for v in products[0].variants}:
+                raise InvalidRequest(f"variant {gid} is not a variant of '{products[0].title}'; choose one of "
+                                     "its own variants", code="unknown_variant")  # fmt: skip
+        # Shopify shows one image per variant: this output takes the variant from the job's other images
+        for o in siblings:
+            if o.id != out.id and o.variant_id == gid:
+                o.variant_id = None
+        out.variant_id = gid
 
 
 @bp.post("/outputs/<int:output_id>/reject")
 @require_session
 def reject_output(output_id: int) -> Response:
-    return jsonify(jobs.output_to_dict(review.decide(get_for_shop_or_404(Output, output_id, g.shop),
-                                                     Decision.REJECTED)))  # fmt: skip
+    return jsonify(_output_json(review.decide(get_for_shop_or_404(Output, output_id, g.shop), Decision.REJECTED)))
 
 
 @bp.post("/outputs/<int:output_id>/regenerate")
 @require_session
 def regenerate_output(output_id: int) -> tuple[Response, int]:
     out = review.regenerate(g.shop, get_for_shop_or_404(Output, output_id, g.shop))
-    return jsonify(jobs.output_to_dict(out)), 202
+    return jsonify(_output_json(out)), 202
 
 
 @bp.get("/outputs/<int:output_id>/image")
 @require_session
 def output_image(output_id: int) -> Response:
     out = get_for_shop_or_404(Output, output_id, g.shop)
-    try:
-        data = get_storage().get(out.storage_key)
-    except KeyMissing:
-        return error("image_missing", "the stored image is gone; regenerate this pose", 404)  # type: ignore[return-value]
-    mimetype = "image/png" if out.storage_key.endswith(".png") else "image/jpeg"
-    response = Response(data, mimetype=mimetype)
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _image_response(out.storage_key, "the stored image is gone; regenerate this pose")
 
 
 # --- bulk ---------------------------------------------------------------------------------------------------------
@@ -223,6 +347,17 @@ def cancel_bulk(bulk_id: int) -> Response:
     run = get_for_shop_or_404(BulkRun, bulk_id, g.shop)
     result = bulk.cancel_bulk(run)
     return jsonify({**bulk.bulk_to_dict(run), **result})
+
+
+# --- overview -----------------------------------------------------------------------------------------------------
+@bp.get("/overview")
+@require_session
+def get_overview() -> Response:
+    """Home: jobs by state, images published in the last 7 days, today's usage and limit, worker health and queue
+    lengths (cached a few seconds for all shops: the page polls it)."""
+    data = overview.overview(g.shop)
+    db.session.commit()  # get_settings may have created the shop's settings row
+    return jsonify(data)
 
 
 # --- settings -----------------------------------------------------------------------------------------------------

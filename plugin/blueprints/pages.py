@@ -17,7 +17,6 @@ from flask import Blueprint, abort, current_app, g, render_template, request
 
 from gpu_worker.pose.skeleton import BONES, MP_LANDMARKS
 from plugin import i18n
-from plugin.blueprints import pose_images
 from plugin.shopify.auth import require_page_session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +29,6 @@ bp = Blueprint(
     static_folder=str(REPO_ROOT / "plugin" / "static"),
     static_url_path="/ui",
 )
-
-# The skeleton data the pages draw from lives in its own module; it rides on this blueprint's registration.
-bp.register_blueprint(pose_images.bp)
 
 # Query parameters Shopify adds to an embedded app's URL that in-app links keep (never id_token: a link is
 # followed later, when that token is stale; the page-session bounce fetches a fresh one).

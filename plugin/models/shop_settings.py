@@ -33,5 +33,6 @@ class ShopSettings(db.Model):  # type: ignore[name-defined]
     mode: Mapped[str] = mapped_column(String(16), default="review")  # review | auto
     daily_limit: Mapped[int] = mapped_column(Integer, default=500)
     backend: Mapped[str] = mapped_column(String(32), default="warp")
-    max_size: Mapped[int] = mapped_column(Integer, default=1024)
+    max_size: Mapped[int] = mapped_column(Integer, default=1024)  # output size: the long side, in pixels
+    output_format: Mapped[str] = mapped_column(String(8), default="png", server_default="png")  # png | jpeg | webp
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -33,6 +33,7 @@ class VariantInfo:
     id: str
     title: str = ""
     media_id: str | None = None
+    image_url: str | None = None  # the URL of `media_id`, when known
 
 
 @dataclass
@@ -102,17 +103,30 @@ def from_graphql(node: dict[str, Any]) -> ProductInfo:
         url = ((m.get("image") or {}).get("url")) or ""
         if url:
             images.append(ProductImage(media_id=m.get("id"), url=url, alt=m.get("alt") or "", position=i + 1))
-    variants = [
-        VariantInfo(id=v["id"], title=v.get("title") or "",
-                    media_id=next(iter(x["id"] for x in (v.get("media") or {}).get("nodes") or []), None))
-        for v in (node.get("variants") or {}).get("nodes") or []
-    ]  # fmt: skip
+    variants = []
+    for v in (node.get("variants") or {}).get("nodes") or []:
+        own = next(iter(x for x in (v.get("media") or {}).get("nodes") or [] if x), {})
+        variants.append(VariantInfo(id=v["id"], title=v.get("title") or "", media_id=own.get("id"),
+                                    image_url=(own.get("image") or {}).get("url")))  # fmt: skip
     tags = node.get("tags") or []
     return ProductInfo(
         id=node["id"], title=node.get("title") or "", product_type=node.get("productType") or "",
         tags=list(tags) if isinstance(tags, list) else [t.strip() for t in str(tags).split(",") if t.strip()],
         updated_at=parse_time(node.get("updatedAt")), images=images, variants=variants,
     )  # fmt: skip
+
+
+def variant_image(product: ProductInfo, variant: VariantInfo) -> ProductImage | None:
+    """The variant's own photo: its media, unless that is one of our generated images (a published variant job sets
+    our image on the variant; generating from it again would pose a posed photo)."""
+    if not variant.media_id:
+        return None
+    image = next((img for img in product.images if img.media_id == variant.media_id), None)
+    if image is None:
+        image = ProductImage(media_id=variant.media_id, url=variant.image_url or "")
+    if image.url and is_our_media(image):
+        return None
+    return image
 
 
 def pick_source(product: ProductInfo, variant_id: str | None = None) -> ProductImage | None:

@@ -12,6 +12,7 @@ from plugin.services.errors import InvalidRequest
 DEFAULT_POSE_SET = "catalog-basics"
 MAX_DAILY_LIMIT = 100_000
 BACKENDS = ("warp", "diffusion")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")  # what Shopify product media accepts and the GPU worker can encode
 
 
 def get_settings(shop: Shop) -> ShopSettings:
@@ -21,6 +22,7 @@ def get_settings(shop: Shop) -> ShopSettings:
         row = ShopSettings(
             shop_id=shop.id, automation=Automation.OFF, product_types=[], tags=[], collections=[],
             default_pose_set=DEFAULT_POSE_SET, mode="review", daily_limit=500, backend="warp", max_size=1024,
+            output_format="png",
         )  # fmt: skip
         db.session.add(row)
         db.session.flush()
@@ -33,6 +35,7 @@ def settings_to_dict(s: ShopSettings) -> dict[str, Any]:
         "filters": {"product_types": s.product_types or [], "tags": s.tags or [], "collections": s.collections or []},
         "default_pose_set": s.default_pose_set or DEFAULT_POSE_SET,
         "mode": s.mode, "daily_limit": s.daily_limit, "backend": s.backend, "max_size": s.max_size,
+        "output_format": s.output_format or "png",
     }  # fmt: skip
 
 
@@ -91,5 +94,10 @@ def update_settings(shop: Shop, data: dict[str, Any]) -> ShopSettings:
         if isinstance(size, bool) or not isinstance(size, int) or not 128 <= size <= 4096:
             raise InvalidRequest("max_size must be an integer 128..4096 (pixels, long side)", code="invalid_settings")
         s.max_size = size
+    if "output_format" in data:
+        fmt = data["output_format"]
+        if fmt not in OUTPUT_FORMATS:
+            raise InvalidRequest(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}", code="invalid_settings")
+        s.output_format = fmt
     db.session.commit()
     return s

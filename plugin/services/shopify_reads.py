@@ -18,8 +18,10 @@ from plugin.services.products import (
     ProductInfo,
     VariantInfo,
     from_graphql,
+    is_our_media,
     parse_time,
     pick_source,
+    variant_image,
 )
 
 
@@ -42,7 +44,7 @@ def from_catalog(p: Any) -> ProductInfo:
     """plugin.shopify.catalog.CatalogProduct → ProductInfo (gallery order kept; media without a URL dropped)."""
     images = [ProductImage(media_id=m.id, url=m.url, alt=m.alt, position=i + 1)
               for i, m in enumerate(p.media) if m.url]  # fmt: skip
-    variants = [VariantInfo(id=v.id, title=v.title, media_id=v.media_id) for v in p.variants]
+    variants = [VariantInfo(id=v.id, title=v.title, media_id=v.media_id, image_url=v.media_url) for v in p.variants]
     return ProductInfo(id=p.id, title=p.title, updated_at=parse_time(p.updated_at), images=images, variants=variants)
 
 
@@ -52,11 +54,39 @@ def _catalog(shop: Shop) -> Any:
     return Catalog(admin_client(shop))
 
 
-def products_by_ids(shop: Shop, ids: list[str]) -> list[ProductInfo]:
-    """The products among `ids` that exist in the shop (one ProductWithMedia read each)."""
+def _is_complete(p: Any, variant_ids: set[str] | None, missing_variants: bool) -> bool:
+    """Whether a batched read (first 10 media and variants) holds what job creation needs from this product: a
+    source image that is not ours, the media of each wanted variant, and the wanted variants themselves
+    (`variant_ids` None: any variant may be wanted; `missing_variants`: some wanted variant was in no product)."""
+    if p.more_media:
+        media = {m.id for m in p.media if m.url}
+        if not any(m.url and not is_our_media(ProductImage(m.id, m.url)) for m in p.media):
+            return False
+        wanted = [v for v in p.variants if variant_ids is None or v.id in variant_ids]
+        if any(v.media_id and v.media_id not in media for v in wanted):
+            return False
+    return not (p.more_variants and (variant_ids is None or missing_variants))
+
+
+def products_by_ids(shop: Shop, ids: list[str], variant_ids: list[str] | None = None) -> list[ProductInfo]:
+    """The products among `ids` that exist in the shop, in the order asked: one ProductsByIds read per 15 ids; a
+    product whose first page of media/variants lacks what is needed (see `_is_complete`) is read again alone.
+
+    `variant_ids`: the variants the caller will use ([] for none, as a bulk run); None reads every variant of a
+    product with more than 10."""
     catalog = _catalog(shop)
-    found = (catalog.get_product(pid) for pid in dict.fromkeys(ids))
-    return [from_catalog(p) for p in found if p is not None]
+    wanted = None if variant_ids is None else set(variant_ids)
+    found = catalog.get_products(ids)
+    seen_variants = {v.id for p in found.values() for v in p.variants}
+    missing_variants = bool(wanted and wanted - seen_variants)
+    out = []
+    for pid in dict.fromkeys(ids):
+        product = found.get(pid)
+        if product is not None and not _is_complete(product, wanted, missing_variants):
+            product = catalog.get_product(pid)
+        if product is not None:
+            out.append(from_catalog(product))
+    return out
 
 
 def catalog_products(shop: Shop, collection_id: str | None = None) -> list[ProductInfo]:
@@ -69,8 +99,8 @@ def catalog_products(shop: Shop, collection_id: str | None = None) -> list[Produ
 
 
 def collections_of(shop: Shop, product_id: str) -> list[str]:
-    """Not available from the Shopify client yet: a collection filter matches nothing until it is (see JOBS.md)."""
-    return []
+    """The GIDs of the collections the product is in (ProductCollections; [] when the product is gone)."""
+    return [c.id for c in _catalog(shop).product_collections(product_id) or []]
 
 
 def _status_by_product(shop: Shop, product_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -87,6 +117,13 @@ def _status_by_product(shop: Shop, product_ids: list[str]) -> dict[str, dict[str
     return {j.product_id: {"job_id": j.id, "state": j.state.value, "progress": j.progress} for j in rows}
 
 
+def _variant_to_dict(product: ProductInfo, v: VariantInfo) -> dict[str, Any]:
+    """A variant as the Products page needs it: whether it has a photo of its own (not one we generated), which."""
+    own = variant_image(product, v)
+    return {"id": v.id, "title": v.title, "has_own_image": own is not None,
+            "image_url": (own.url or None) if own else None}  # fmt: skip
+
+
 def products_page(shop: Shop, *, after: str | None = None, query: str | None = None) -> dict[str, Any]:
     from plugin.shopify import operations as ops
 
@@ -100,7 +137,7 @@ def products_page(shop: Shop, *, after: str | None = None, query: str | None = N
             {
                 "id": p.id, "title": p.title,
                 "thumbnail": (pick_source(p).url if pick_source(p) else None),
-                "images": len(p.images), "variants": [{"id": v.id, "title": v.title} for v in p.variants],
+                "images": len(p.images), "variants": [_variant_to_dict(p, v) for v in p.variants],
                 "generation": status.get(p.id),
             }
             for p in products

@@ -367,7 +367,17 @@ def _bind_shop(session_token: SessionToken) -> Response | None:
 
 
 def _json_error(code: str, status: int, headers: dict[str, str]) -> Response:
-    response = jsonify({"error": code})
+    """The JSON API's error shape, `{"error": {"code", "message"}}`, for a request the decorators refuse (the
+    status and headers, e.g. 401 + X-Shopify-Retry-Invalid-Session-Request, are kept as given)."""
+    if code == "shop_not_installed":
+        message = "Shopify did not confirm this shop's installation; open Pose Studio from the Shopify admin again"
+    elif code == "busy":
+        message = "the shop's access token is being refreshed by another request; retry in a few seconds"
+    elif status == 401:
+        message = "the session token is missing, expired or invalid; reload the app from the Shopify admin"
+    else:
+        message = "the request was refused; reload the app from the Shopify admin"
+    response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     response.headers.update(headers)
     return response

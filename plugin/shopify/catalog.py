@@ -41,6 +41,7 @@ class CatalogVariant:
     sku: str
     options: dict[str, str] = field(default_factory=dict)
     media_id: str | None = None  # the variant's own image (one at most)
+    media_url: str | None = None  # its URL, when the read asked for it (ProductsPage)
 
 
 @dataclass
@@ -51,6 +52,16 @@ class CatalogProduct:
     updated_at: str | None
     media: list[CatalogMedia] = field(default_factory=list)  # gallery order
     variants: list[CatalogVariant] = field(default_factory=list)
+    # a batched read (ProductsByIds) got only the first page of these: the caller decides whether it needs the rest
+    more_media: bool = False
+    more_variants: bool = False
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    handle: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,39 @@ class Catalog:
             product.media += [_media(m) for m in media["nodes"] if m]
             page = media["pageInfo"]
         return product
+
+    def get_products(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
+        """Many products by id, PRODUCTS_BY_IDS_MAX per request (first 10 media and 10 variants each, `more_media` /
+        `more_variants` when there are more); ids that do not exist (or are not products) are left out."""
+        ids = list(dict.fromkeys(product_ids))
+        found: dict[str, CatalogProduct] = {}
+        for start in range(0, len(ids), ops.PRODUCTS_BY_IDS_MAX):
+            chunk = ids[start : start + ops.PRODUCTS_BY_IDS_MAX]
+            result = self.client.execute(ops.PRODUCTS_BY_IDS, {"ids": chunk}).raise_for_errors()
+            for node in result.fields.get("nodes") or []:
+                if not node or "/Product/" not in str(node.get("id", "")):
+                    continue  # a missing id answers null; another type answers {} (no fragment matched)
+                product = _product(node)
+                product.more_media = bool(((node["media"].get("pageInfo")) or {}).get("hasNextPage"))
+                product.more_variants = bool(((node["variants"].get("pageInfo")) or {}).get("hasNextPage"))
+                found[product.id] = product
+        return found
+
+    def product_collections(self, product_id: str) -> list[Collection] | None:
+        """The collections the product is in (every page of 50); None when the product does not exist."""
+        collections: list[Collection] = []
+        after: str | None = None
+        while True:
+            result = self.client.execute(ops.PRODUCT_COLLECTIONS, {"id": product_id, "after": after})
+            node = result.raise_for_errors().fields.get("product")
+            if node is None:
+                return None
+            connection = node["collections"]
+            collections += [Collection(c["id"], c.get("handle") or "", c.get("title") or "")
+                            for c in connection["nodes"] if c]  # fmt: skip
+            if not connection["pageInfo"]["hasNextPage"]:
+                return collections
+            after = connection["pageInfo"]["endCursor"]
 
     # -- bulk ----------------------------------------------------------------------------------------------------
     def start_bulk_export(self, query: str = ops.BULK_PRODUCTS_QUERY.document) -> str:
@@ -205,13 +249,15 @@ def _media(node: dict[str, Any]) -> CatalogMedia:
 
 
 def _variant(node: dict[str, Any]) -> CatalogVariant:
-    media_nodes = ((node.get("media") or {}).get("nodes")) or []
+    media_nodes = [m for m in ((node.get("media") or {}).get("nodes")) or [] if m]
+    first = media_nodes[0] if media_nodes else {}
     return CatalogVariant(
         node["id"],
         node.get("title") or "",
         node.get("sku") or "",
         {o["name"]: o["value"] for o in node.get("selectedOptions") or []},
-        media_nodes[0]["id"] if media_nodes else None,
+        first.get("id"),
+        (first.get("image") or {}).get("url"),
     )
 
 

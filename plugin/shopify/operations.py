@@ -68,7 +68,8 @@ query ShopInfo {
 """,
 )
 
-# Catalog page: cost 2 + first x (1 + 22 media + 52 variants) = 752 for first=10.
+# Catalog page: cost 2 + first x (1 + 22 media + 62 variants) = 852 for first=10. A variant's own media carries
+# its image URL, so the Products page can show which variants have a photo of their own (and the photo).
 PRODUCTS_PAGE = Operation(
     "ProductsPage",
     """
@@ -83,7 +84,10 @@ query ProductsPage($first: Int!, $after: String, $query: String) {
         nodes { id alt status mediaContentType ... on MediaImage { image { url width height } } }
       }
       variants(first: 10) {
-        nodes { id title sku selectedOptions { name value } media(first: 1) { nodes { id } } }
+        nodes {
+          id title sku selectedOptions { name value }
+          media(first: 1) { nodes { id ... on MediaImage { image { url } } } }
+        }
       }
     }
     pageInfo { hasNextPage endCursor }
@@ -116,6 +120,55 @@ query ProductWithMedia($id: ID!, $mediaAfter: String) {
 """
     + MEDIA_FIELDS,
     {"id": EXAMPLE_PRODUCT, "mediaAfter": None},
+)
+
+# Many products in ONE request (POST /api/jobs, bulk selections): `nodes(ids:)` with at most
+# PRODUCTS_BY_IDS_MAX ids. Shopify prices a list by its length, so a call asks for len(ids) x 65 points (product 1,
+# media 2 + 10 x 2, variants 2 + 10 x 4): 15 ids (975) stay under the 1,000-point cap, where 15 single
+# ProductWithMedia reads ask for 15 x 705. (50 ids would need a product under 20 points: no variants, 3 media.)
+# A product whose first 10 media or variants do not hold what the caller needs is read again alone
+# (plugin.services.shopify_reads).
+PRODUCTS_BY_IDS = Operation(
+    "ProductsByIds",
+    """
+query ProductsByIds($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on Product {
+      id
+      title
+      handle
+      updatedAt
+      media(first: 10, sortKey: POSITION) {
+        nodes { id alt status mediaContentType ... on MediaImage { image { url width height } } }
+        pageInfo { hasNextPage }
+      }
+      variants(first: 10) {
+        nodes { id title sku media(first: 1) { nodes { id } } }
+        pageInfo { hasNextPage }
+      }
+    }
+  }
+}
+""",
+    {"ids": [EXAMPLE_PRODUCT, "gid://shopify/Product/10000012", "gid://shopify/Product/10000019"]},
+)
+PRODUCTS_BY_IDS_MAX = 15  # 15 x 65 = 975 requested points, under the 1,000 cap
+
+# The collections a product belongs to (automation's collection filter), 50 a page: cost 1 + 2 + 50 = 53.
+PRODUCT_COLLECTIONS = Operation(
+    "ProductCollections",
+    """
+query ProductCollections($id: ID!, $after: String) {
+  product(id: $id) {
+    id
+    collections(first: 50, after: $after) {
+      nodes { id handle title }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+""",
+    {"id": EXAMPLE_PRODUCT, "after": None},
 )
 
 # What the write-back reads before writing: the gallery (to find its own earlier uploads by filename) and the
@@ -396,6 +449,8 @@ ALL_OPERATIONS: dict[str, Operation] = {
         SHOP_INFO,
         PRODUCTS_PAGE,
         PRODUCT_WITH_MEDIA,
+        PRODUCTS_BY_IDS,
+        PRODUCT_COLLECTIONS,
         PRODUCT_FOR_PUBLISH,
         STAGED_UPLOADS_CREATE,
         PRODUCT_CREATE_MEDIA,

@@ -1,9 +1,9 @@
-// Home: jobs by state, images published this week, usage against the daily limit, worker health, and the next
-// step for a merchant who has not generated anything yet.
+// Home: jobs by state, images published this week, usage against the daily limit, worker health and queue lengths,
+// and the next step for a merchant who has not generated anything yet. Polled while the page is visible.
 import { apiFetch } from './api.js';
 import { h, replace, showError, showLoading, done } from './dom.js';
 import { t, tn } from './i18n.js';
-import { jobsOf } from './records.js';
+import { Poller } from './progress.js';
 
 const status = document.getElementById('home-status');
 const cards = document.getElementById('home-cards');
@@ -16,54 +16,16 @@ const GROUPS = [
 ];
 
 async function overview() {
-  // One call when the backend has the summary; otherwise assembled from the job list and the settings.
-  try {
-    return normalizeOverview(await apiFetch('/api/overview'));
-  } catch (err) {
-    if (err.status !== 404) throw err;
-  }
-  const [jobsData, settingsData] = await Promise.all([
-    apiFetch('/api/jobs', { query: { limit: 500 } }),
-    apiFetch('/api/settings').catch(() => ({})),
-  ]);
-  const jobs = jobsOf(jobsData);
-  const counts = {};
-  for (const job of jobs) counts[job.state] = (counts[job.state] || 0) + 1;
-  const weekAgo = Date.now() - 7 * 24 * 3600 * 1000;
-  let publishedThisWeek = 0;
-  for (const job of jobs) {
-    if (job.state === 'published' && Date.parse(job.finished_at || job.updated_at) >= weekAgo) {
-      publishedThisWeek += (job.outputs || []).filter((o) => o.published).length || 1;
-    }
-  }
-  const settings = settingsData.settings || settingsData;
-  const today = new Date().toISOString().slice(0, 10);
-  const usedToday = jobs.filter((j) => (j.created_at || '').slice(0, 10) === today).length;
+  // One call: counts, this week's images, usage and worker health are summed up server-side (GET /api/overview).
+  const o = await apiFetch('/api/overview');
+  const counts = o.jobs_by_state || {};
   return {
-    counts, total: jobs.length, publishedThisWeek, worker: null,
-    usage: { used: usedToday, limit: settings.daily_limit ?? null },
+    counts,
+    total: o.total_jobs ?? Object.values(counts).reduce((a, b) => a + b, 0),
+    publishedThisWeek: o.published_this_week ?? 0,
+    usage: o.usage || { used: 0, limit: null },
+    worker: o.workers || null,
   };
-}
-
-function normalizeOverview(data) {
-  const o = data.overview || data;
-  return {
-    counts: o.jobs_by_state || o.counts || {},
-    total: o.total_jobs ?? Object.values(o.jobs_by_state || o.counts || {}).reduce((a, b) => a + b, 0),
-    publishedThisWeek: o.published_this_week ?? o.images_published_this_week ?? 0,
-    usage: o.usage || { used: o.used_today ?? 0, limit: o.daily_limit ?? null },
-    worker: o.worker || o.workers || null,
-  };
-}
-
-async function workerHealth(fromOverview) {
-  if (fromOverview) return fromOverview;
-  try {
-    const data = await apiFetch('/api/health/workers');
-    return data.workers || data;
-  } catch {
-    return null;
-  }
 }
 
 function renderCounts(counts) {
@@ -90,40 +52,56 @@ function renderUsage(usage) {
   }
 }
 
+const QUEUE_NAMES = ['gpu', 'shopify'];
+
 function renderWorker(worker) {
   const box = document.getElementById('home-worker');
-  if (!worker) {
-    replace(box, h('s-badge', { tone: 'neutral' }, t('home.worker.unknown')),
+  if (!worker || worker.status === 'unknown' || worker.online === null || worker.online === undefined) {
+    replace(box, h('s-badge', { tone: 'neutral', 'data-worker': 'unknown' }, t('home.worker.unknown')),
       h('s-paragraph', {}, t('home.worker.unknown_help')));
     return;
   }
-  const online = worker.online ?? worker.ok ?? (worker.count ?? worker.workers ?? 0) > 0;
-  const queued = worker.queued ?? worker.queue_length;
+  const online = Boolean(worker.online);
+  const queues = worker.queues || {};
+  const help = { no_workers: 'home.worker.offline_help', no_gpu_worker: 'home.worker.no_gpu_help', no_shopify_worker: 'home.worker.no_shopify_help' }[worker.status];
   replace(box,
     h('s-badge', { tone: online ? 'success' : 'critical', 'data-worker': online ? 'online' : 'offline' },
       online ? t('home.worker.online') : t('home.worker.offline')),
-    queued !== undefined ? h('s-paragraph', {}, tn('home.worker.queued', queued)) : null,
-    online ? null : h('s-paragraph', {}, t('home.worker.offline_help')));
+    h('ul', { class: 'ps-queue-list', 'aria-label': t('home.worker.queues_label') },
+      QUEUE_NAMES.filter((name) => queues[name]).map((name) => {
+        const q = queues[name];
+        return h('li', { 'data-queue': name },
+          h('span', {}, `${t(`home.worker.queue.${name}`)}: `),
+          h('span', {}, q.length === null || q.length === undefined ? t('home.worker.length_unknown') : tn('home.worker.queued', q.length)),
+          h('span', { class: 'ps-muted' }, ` · ${tn('home.worker.workers', q.workers ?? 0)}`));
+      })),
+    help ? h('s-paragraph', {}, t(help)) : null);
 }
 
+let loaded = false;
+
 async function load() {
-  showLoading(status);
-  cards.hidden = true;
+  if (!loaded) { showLoading(status); cards.hidden = true; }
   try {
     const data = await overview();
     renderCounts(data.counts);
     document.getElementById('home-published').textContent = String(data.publishedThisWeek);
     renderUsage(data.usage);
-    renderWorker(await workerHealth(data.worker));
+    renderWorker(data.worker);
     const review = data.counts.awaiting_review || 0;
     document.getElementById('home-review').hidden = review === 0;
     document.getElementById('home-review-text').textContent = tn('home.review_banner.text', review);
     document.getElementById('home-onboarding').hidden = data.total > 0;
     cards.hidden = false;
     done(status);
+    loaded = true;
+    // poll faster while work is under way (the overview is cheap: two counts and a cached worker check)
+    return ['queued', 'fetching', 'generating', 'checking', 'publishing'].some((s) => data.counts[s]);
   } catch (err) {
-    showError(status, err, { onRetry: load });
+    if (!loaded) showError(status, err, { onRetry: () => poller.now() });
+    throw err;
   }
 }
 
-load();
+const poller = new Poller(load, { fast: 5000, slow: 30000 });
+poller.start();

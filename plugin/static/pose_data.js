@@ -1,5 +1,5 @@
 // Skeletons of the poses in pose sets. GET /api/pose-sets lists poses by id and name; the figures need their
-// landmarks, which GET /api/pose-sets/<set>/poses returns (plugin/blueprints/pose_images.py).
+// landmarks, which GET /api/pose-sets/<set>/poses returns (plugin/blueprints/api.py).
 import { apiFetch } from './api.js';
 
 export async function loadPoseSkeletons(sets) {

@@ -24,26 +24,20 @@ function imageUrl(x) {
 }
 
 export function productOf(p) {
+  // GET /api/products: each variant says whether it has a photo of its own (has_own_image; never one Pose Studio
+  // generated) and which (image_url). Only those variants can get their own carousel.
   const variants = (p.variants || []).map((v) => ({
-    id: v.id, title: v.title || v.name || '', image: imageUrl(v.image) || v.image_url || null,
-    ownImage: v.has_own_image ?? Boolean(imageUrl(v.image) || v.image_url || v.media_id),
+    id: v.id, title: v.title || '', image: v.image_url || null, ownImage: Boolean(v.has_own_image),
   }));
-  const imageCount = typeof p.images === 'number' ? p.images : (Array.isArray(p.images) ? p.images.length : 1);
-  // Which variants can get their own carousel: those with their own photo. Until the API says which these are
-  // (GET /api/products lists variants without images), a product with several photos and several variants offers
-  // every variant; the backend falls back to the product photo for a variant without one.
-  const knowsVariantImages = (p.variants || []).some((v) => ['image', 'image_url', 'has_own_image', 'media_id'].some((k) => k in v));
-  const generation = p.generation || p.status || {};
+  const generation = p.generation || {};
   return {
     id: p.id, numericId: numericId(p.id), title: p.title || '',
-    image: imageUrl(p.thumbnail) || imageUrl(p.image) || p.image_url || p.thumbnail_url || null,
-    imageWidth: p.image?.width ?? null, imageHeight: p.image?.height ?? null,
+    image: imageUrl(p.thumbnail),
+    imageWidth: null, imageHeight: null, // filled in by pages that measure the photo
     variants,
-    // variants that carry an image of their own: those can get their own carousel
-    variantsWithImages: knowsVariantImages ? variants.filter((v) => v.ownImage)
-      : (variants.length > 1 && imageCount > 1 ? variants : []),
-    state: typeof generation === 'string' ? generation : (generation.state || p.generation_state || null),
-    jobId: generation.job_id ?? p.job_id ?? null,
+    variantsWithImages: variants.filter((v) => v.ownImage),
+    state: generation.state || null,
+    jobId: generation.job_id ?? null,
     progress: generation.progress ?? null,
     sourceSkeleton: p.source_skeleton || null,
   };

@@ -52,7 +52,7 @@ async function posesOf(job) {
 async function productFor(job) {
   const id = numericId(job.product_id);
   if (!productCache.has(id)) {
-    // the product's source photo and variants (plugin/blueprints/pose_images.py)
+    // the product's title, photo and variants (GET /api/products/<id>/source-skeleton)
     productCache.set(id, apiFetch(`/api/products/${encodeURIComponent(id)}/source-skeleton`)
       .then((d) => ({ title: d.title, image: d.photo && d.photo.url, variants: d.variants || [] })).catch(() => null));
   }
@@ -105,12 +105,12 @@ function outputCard(job, output, poses, product, count) {
     editable ? h('div', { class: 'ps-output-options' },
       h('label', { for: positionId }, t('review.position_label')),
       h('select', { id: positionId, 'data-field': 'position' },
-        Array.from({ length: Math.max(count, 1) + 1 }, (_, i) => h('option', { value: i + 1, selected: (output.position ?? 0) + 1 === i + 1 ? true : null }, String(i + 1)))),
+        Array.from({ length: Math.max(count, 1) }, (_, i) => h('option', { value: i + 1, selected: carouselPosition(output) === i + 1 ? true : null }, String(i + 1)))),
       variants.length > 1 ? [
         h('label', { for: variantId }, t('review.variant_label')),
         h('select', { id: variantId, 'data-field': 'variant' },
           h('option', { value: '' }, t('review.variant_none')),
-          variants.map((v) => h('option', { value: v.id, selected: String(v.id) === String(output.variant_id ?? job.variant_id ?? '') ? true : null }, v.title))),
+          variants.map((v) => h('option', { value: v.id, selected: String(v.id) === String(output.variant_id ?? '') ? true : null }, v.title))),
       ] : null) : null,
     editable ? h('div', { class: 'ps-toolbar' },
       h('s-button', { variant: 'primary', 'data-action': 'approve', accessibilityLabel: t('review.approve_label', { pose: title }), onclick: (e) => decide(job, output, 'approve', e.currentTarget) }, t('review.approve')),
@@ -118,13 +118,19 @@ function outputCard(job, output, poses, product, count) {
       h('s-button', { variant: 'tertiary', 'data-action': 'regenerate', accessibilityLabel: t('review.regenerate_label', { pose: title }), onclick: (e) => decide(job, output, 'regenerate', e.currentTarget) }, t('review.regenerate'))) : null);
 }
 
+/** 1 = first of the job's images in the carousel (what approve takes; `position` in the record is 0-based). */
+function carouselPosition(output) {
+  return output.carousel_position ?? (output.position ?? 0) + 1;
+}
+
+/** Approve's body: the carousel position and the variant chosen on the card (null variant: shown for all). */
 function optionsOf(outputId) {
   const card = document.querySelector(`[data-output="${outputId}"]`);
   const position = card && card.querySelector('[data-field="position"]');
   const variant = card && card.querySelector('[data-field="variant"]');
   const body = {};
-  if (position) body.position = Number(position.value) - 1;
-  if (variant && variant.value) body.variant_id = variant.value;
+  if (position) body.position = Number(position.value);
+  if (variant) body.variant_id = variant.value || null;
   return body;
 }
 
@@ -169,13 +175,19 @@ async function publish(job, button) {
   }
 }
 
+function sourceImage(job, product, alt) {
+  if (job.source_url) return authImage(job.source_url, alt, 'ps-output-image ps-source-image');
+  if (product && product.image) return h('img', { src: product.image, alt, class: 'ps-output-image ps-source-image' });
+  return h('div', { class: 'ps-image-missing' }, t('review.no_source'));
+}
+
 async function jobSection(job) {
   const [poses, product] = await Promise.all([posesOf(job), productFor(job)]);
   const outputs = [...(job.outputs || [])].sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
   const approved = outputs.filter((o) => o.decision === 'approved').length;
   const pending = outputs.filter((o) => (o.decision || 'pending') === 'pending').length;
   const title = job.product_title || (product && product.title) || t('jobs.untitled', { id: job.product_id });
-  const source = job.source_image_url || job.source_url || (product && product.image);
+  // the photo this job generates from, as stored (needs the token: fetched as a blob); else the product's photo
   const head = h('div', { class: 'ps-review-head' }, statusBadge(job.state),
     h('s-text', { tone: 'neutral' }, ` ${tn('review.summary', outputs.length, { approved })}`));
   const toolbar = [];
@@ -199,7 +211,7 @@ async function jobSection(job) {
     h('ul', { class: 'ps-output-grid', 'aria-label': t('review.grid_label', { title }) },
       h('li', { class: 'ps-output ps-output--source' },
         h('figure', { class: 'ps-output-figure' },
-          source ? h('img', { src: source, alt: t('review.source_alt', { title }), class: 'ps-output-image' }) : h('div', { class: 'ps-image-missing' }, t('review.no_source')),
+          sourceImage(job, product, t('review.source_alt', { title })),
           h('figcaption', {}, h('span', { class: 'ps-output-title' }, t('review.before'))))),
       outputs.map((o) => outputCard(job, o, poses, product, outputs.length))),
     toolbar.length ? h('div', { class: 'ps-toolbar' }, toolbar) : null);

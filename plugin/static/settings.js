@@ -13,7 +13,6 @@ const region = document.getElementById('settings-state');
 const result = document.getElementById('settings-result');
 const field = (id) => document.getElementById(id);
 let loaded = {};
-let hasFormat = false;
 
 function listText(value) {
   return Array.isArray(value) ? value.join(', ') : (value || '');
@@ -38,10 +37,7 @@ async function load() {
     setFieldValue(field('settings-filter-types'), listText(filters.product_types ?? loaded.filter_product_types));
     setFieldValue(field('settings-max-size'), loaded.max_size ?? 1024);
     setFieldValue(field('settings-backend'), loaded.backend ?? 'warp');
-    // the output format is shown once the API stores one (GET /api/settings has no output_format yet)
-    hasFormat = 'output_format' in loaded;
-    field('settings-format-wrap').hidden = !hasFormat;
-    if (hasFormat) setFieldValue(field('settings-output-format'), loaded.output_format);
+    setFieldValue(field('settings-output-format'), loaded.output_format ?? 'png');
     setFieldValue(field('settings-daily-limit'), loaded.daily_limit ?? 0);
     form.hidden = false;
     done(region);
@@ -58,11 +54,11 @@ function collect() {
     mode: choiceValues(field('settings-publish-mode'))[0] || 'review',
     max_size: Number(fieldValue(field('settings-max-size'))) || 1024,
     backend: fieldValue(field('settings-backend')) || 'warp',
+    output_format: fieldValue(field('settings-output-format')) || 'png',
     daily_limit: limit === '' ? NaN : Number(limit),
   };
   const poseSet = fieldValue(field('settings-default-pose-set'));
   if (poseSet) body.default_pose_set = poseSet;
-  if (hasFormat) body.output_format = fieldValue(field('settings-output-format'));
   return body;
 }
 

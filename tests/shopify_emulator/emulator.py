@@ -39,10 +39,12 @@ from .graph import Ctx, field_resolver, mutation_root, query_root, type_resolver
 from .schema import CostCalculator, load_schema
 from .store import (
     EmuBulkOperation,
+    EmuCollection,
     EmuShop,
     MediaStatus,
     StagedUpload,
     TokenRecord,
+    next_id,
     product_rest_payload,
 )
 
@@ -214,6 +216,14 @@ class ShopifyEmulator:
                 images_per_product=images_per_product,
                 variants_per_product=variants_per_product,
             )
+
+    def add_collection(self, shop: str, title: str, product_ids: list[str]) -> EmuCollection:
+        """A manual collection holding `product_ids` (Product GIDs); read back through Product.collections."""
+        with self.lock:
+            handle = "-".join(title.lower().split())
+            collection = EmuCollection(next_id(), title, handle, list(product_ids))
+            self.shops[shop].collections[collection.gid] = collection
+            return collection
 
     def issue_access_token(self, shop: str, *, expires_in: int | None = 3600) -> str:
         """A valid Admin API token for `shop` without going through token exchange (for client-only tests)."""

@@ -20,6 +20,7 @@ from graphql import GraphQLError, GraphQLResolveInfo, execute, parse
 from .store import (
     PLAN_DISPLAY,
     EmuBulkOperation,
+    EmuCollection,
     EmuJob,
     EmuMedia,
     EmuProduct,
@@ -204,7 +205,15 @@ def product_view(ctx: Ctx, p: EmuProduct) -> dict[str, Any]:
         "variants": lambda info, **a: connection(
             ctx, [(v.gid, v) for v in p.variants], lambda v: variant_view(ctx, p, v), **a
         ),
+        "collections": lambda info, **a: connection(
+            ctx, [(c.gid, c) for c in shop.collections.values() if p.gid in c.product_ids], collection_view, **a
+        ),
     }
+
+
+def collection_view(c: EmuCollection) -> dict[str, Any]:
+    return {"__typename": "Collection", "id": c.gid, "legacyResourceId": str(c.num), "title": c.title,
+            "handle": c.handle}
 
 
 def shop_view(ctx: Ctx) -> dict[str, Any]:

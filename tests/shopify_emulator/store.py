@@ -101,6 +101,20 @@ class EmuProduct:
 
 
 @dataclass
+class EmuCollection:
+    """A manual collection: the products in it, in order (Product.collections is read from here)."""
+
+    num: int
+    title: str
+    handle: str
+    product_ids: list[str] = field(default_factory=list)
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/Collection/{self.num}"
+
+
+@dataclass
 class StagedUpload:
     uuid: str
     shop: str
@@ -174,6 +188,7 @@ class EmuShop:
     media: dict[str, EmuMedia] = field(default_factory=dict)
     jobs: dict[str, EmuJob] = field(default_factory=dict)
     bulk_operations: dict[str, EmuBulkOperation] = field(default_factory=dict)
+    collections: dict[str, EmuCollection] = field(default_factory=dict)
     bucket: Bucket = field(init=False)
     scopes: str = "read_products,write_products,write_files,read_files"
 

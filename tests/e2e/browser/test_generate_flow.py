@@ -1,6 +1,7 @@
 """The merchant's whole path in a real browser, against the real pipeline (Celery workers in their own processes,
 PostgreSQL, Redis, the Shopify emulator): choose a pose set → generate for two products → watch progress reach
-100 % → review → approve → publish → the images appear on the emulator's product. And a failed job shows why."""
+100 % → review (the job's stored source photo, a carousel position) → approve → publish → the images appear on the
+emulator's product in the chosen order. And a failed job shows why."""
 
 from __future__ import annotations
 
@@ -54,11 +55,17 @@ def test_generate_two_products_review_approve_publish(shop_tab: tuple[Any, Any, 
     assert page.locator('[data-job] .ps-percent').all_inner_texts() == ["100 %", "100 %"]
     screenshot(page, "jobs")
 
-    # 3. review: approve everything, publish
+    # 3. review: the job's own stored source photo as "before"; move the last image to the front; approve all,
+    # publish
     job_id = page.locator('[data-job][data-state="awaiting_review"]').first.get_attribute("data-job")
     open_page(f"/review/job/{job_id}")
     page.wait_for_selector(".ps-output[data-output] img[src^='blob:']")
+    page.wait_for_selector(".ps-output--source img.ps-source-image[src^='blob:']")
     screenshot(page, "review")
+    cards = page.locator(".ps-output[data-output]")
+    last = cards.nth(cards.count() - 1)
+    moved_pose = last.locator(".ps-output-title").inner_text()
+    last.get_by_label("Carousel position").select_option("1")
     page.get_by_role("button", name="Approve all").click()
     publish = page.locator('s-button[data-action="publish"]')
     publish.wait_for()
@@ -74,6 +81,16 @@ def test_generate_two_products_review_approve_publish(shop_tab: tuple[Any, Any, 
     product = emu_shop.products[product_gid] if product_gid in emu_shop.products else next(
         p for p in emu_shop.products.values() if p.gid == product_gid)
     assert len(product.media_ids) > media_before[product_gid]
+    ours = [m for m in emu_shop.gallery(product) if m.filename.startswith("pose-studio-")]
+    assert ours and ours[0].alt.endswith(f"– {moved_pose}")  # the position chosen in review
+
+    # 5. home: the overview with this shop's work and the stack's running workers
+    open_page("/")
+    page.wait_for_selector("#home-cards:not([hidden])")
+    assert page.locator('[data-group="published"] dd').inner_text() == "1"
+    assert int(page.locator("#home-published").inner_text()) == len(ours)
+    assert page.locator('[data-worker="online"]').is_visible()
+    screenshot(page, "home")
     assert page.js_errors == []
 
 

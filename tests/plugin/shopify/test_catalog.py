@@ -57,3 +57,34 @@ def test_assemble_accepts_children_after_other_parents() -> None:
     ]
     a, b = assemble_products(lines)
     assert [m.id for m in a.media] == ["gid://shopify/MediaImage/9"] and b.variants[0].sku == "B-1"
+
+
+def test_get_products_reads_many_in_few_requests(emulator: ShopifyEmulator, admin_client: MakeClient) -> None:
+    from plugin.shopify.operations import PRODUCTS_BY_IDS_MAX
+
+    emulator.add_products(TEST_SHOP, 25)
+    big = emulator.add_products(TEST_SHOP, 1, images_per_product=12, variants_per_product=11)[0]
+    shop = emulator.shop(TEST_SHOP)
+    ids = [*shop.products, "gid://shopify/Product/1", next(iter(shop.products.values())).variants[0].gid]
+    client = admin_client()
+    found = catalog(client).get_products(ids)
+    assert set(found) == set(shop.products) and len(found) == 34
+    assert client.metrics.requests["ProductsByIds"] == -(-len(ids) // PRODUCTS_BY_IDS_MAX) == 3
+    blazer = next(p for p in found.values() if p.handle == "linen-blazer")
+    single = catalog(client).get_product(blazer.id)
+    assert [m.id for m in blazer.media] == [m.id for m in single.media]
+    assert [(v.id, v.media_id) for v in blazer.variants] == [(v.id, v.media_id) for v in single.variants]
+    assert not blazer.more_media and not blazer.more_variants
+    assert found[big.gid].more_media and found[big.gid].more_variants and len(found[big.gid].media) == 10
+
+
+def test_product_collections(emulator: ShopifyEmulator, admin_client: MakeClient) -> None:
+    products = list(emulator.shop(TEST_SHOP).products.values())
+    summer = emulator.add_collection(TEST_SHOP, "Summer Sale", [products[0].gid, products[1].gid])
+    suits = emulator.add_collection(TEST_SHOP, "Suits", [products[0].gid])
+    cat = catalog(admin_client())
+    assert [(c.id, c.handle, c.title) for c in cat.product_collections(products[0].gid)] == [
+        (summer.gid, "summer-sale", "Summer Sale"), (suits.gid, "suits", "Suits")]
+    assert [c.id for c in cat.product_collections(products[1].gid)] == [summer.gid]
+    assert cat.product_collections(products[2].gid) == []
+    assert cat.product_collections("gid://shopify/Product/1") is None

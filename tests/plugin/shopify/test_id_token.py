@@ -89,7 +89,8 @@ def test_shop_comes_from_dest_never_from_the_query(probe: Any, make_shop: Any, i
 def test_unknown_shop_whose_exchange_fails_is_rejected(probe: Any, id_token: Any) -> None:
     response = probe.get("/api/_probe", headers={"Authorization": f"Bearer {id_token('stranger.myshopify.com')}"})
     assert response.status_code == 401
-    assert response.json["error"] == "shop_not_installed"
+    assert response.json["error"]["code"] == "shop_not_installed"
+    assert "Shopify admin" in response.json["error"]["message"]
 
 
 def test_uninstalled_shop_is_rejected(probe: Any, make_shop: Any, id_token: Any) -> None:
