@@ -130,6 +130,7 @@ class FailureCode(StrEnum):
     TIMED_OUT = "timed_out"
     ENGINE_ERROR = "engine_error"  # a bug or an infrastructure problem on our side
     SPEC_MISSING = "spec_missing"
+    STORAGE_UNAVAILABLE = "storage_unavailable"  # object storage refused a read or write, retries included
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class OutputRecord(Payload):
     reasons: list[str] = field(default_factory=list)
     width: int = 0
     height: int = 0
+    seconds: float | None = None  # this pose's share of the generation (metrics); None from an older worker
 
 
 @dataclass(frozen=True)

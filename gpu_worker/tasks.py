@@ -49,14 +49,72 @@ CRASH_POSE_SET_ENV = "POSE_STUDIO_TEST_CRASH_POSE_SET"
 SLOW_SECONDS_ENV = "POSE_STUDIO_TEST_SLOW_SECONDS"
 PROGRESS_INTERVAL = 1.0  # seconds between progress reports: enough for a progress bar, light on the broker
 
+# A storage hiccup (a full disk freed a moment later, a network mount or bucket that blinks) is retried in place:
+# re-running the task would count one more attempt against MAX_ATTEMPTS for something that is not the job's fault.
+STORAGE_RETRY_DELAYS = (1.0, 2.0, 4.0)
+
 _storage: Storage | None = None
+
+
+class RetryingStorage:
+    """The configured storage, with each call retried after an OSError (KeyMissing is an answer, not a failure)."""
+
+    def __init__(self, inner: Storage, delays: tuple[float, ...] = STORAGE_RETRY_DELAYS) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.delays = delays
+
+    def _call(self, name: str, *args: Any) -> Any:
+        for delay in (*self.delays, None):
+            try:
+                return getattr(self.inner, name)(*args)
+            except OSError as exc:
+                if delay is None:
+                    raise
+                log.warning("storage %s failed (%s); retrying in %.0f s", name, exc.strerror or exc, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._call("put", key, data, content_type)
+
+    def get(self, key: str) -> bytes:
+        return self._call("get", key)  # type: ignore[no-any-return]
+
+    def exists(self, key: str) -> bool:
+        return bool(self._call("exists", key))
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key)
+
+    def list(self, prefix: str) -> list[str]:
+        return self._call("list", prefix)  # type: ignore[no-any-return]
+
+    def delete_prefix(self, prefix: str) -> int:
+        return int(self._call("delete_prefix", prefix))
 
 
 def storage() -> Storage:
     global _storage
     if _storage is None:
-        _storage = storage_from_url()
+        _storage = RetryingStorage(storage_from_url())
     return _storage
+
+
+def failure_for(exc: BaseException) -> tuple[str, str]:
+    """(FailureCode, merchant-readable message) for an exception that ended a generation."""
+    from gpu_worker.errors import InputRejected, PoseStudioError
+
+    if isinstance(exc, InputRejected):
+        return FailureCode.INPUT_REJECTED, str(exc)
+    if isinstance(exc, OSError):
+        what = exc.strerror or type(exc).__name__
+        return FailureCode.STORAGE_UNAVAILABLE, (
+            f"reading or writing this job's images failed on our side ({what}), retries included; nothing is "
+            "wrong with your product: try again in a few minutes")  # fmt: skip
+    if isinstance(exc, PoseStudioError):
+        return FailureCode.ENGINE_ERROR, f"{exc}"
+    return FailureCode.ENGINE_ERROR, f"the generation failed on our side ({type(exc).__name__}); try again later"
 
 
 def report(name: TaskName, payload: Payload) -> None:
@@ -66,7 +124,18 @@ def report(name: TaskName, payload: Payload) -> None:
 @app.task(name=TaskName.GENERATE.value, bind=True)
 def generate(self: Any, job_id: int, spec_key: str) -> str:
     """Generate the outputs of one job run; returns a short status (ignored: the job row is the truth)."""
-    return run_generation(GenerateRequest(job_id=job_id, spec_key=spec_key))
+    req = GenerateRequest(job_id=job_id, spec_key=spec_key)
+    try:
+        return run_generation(req)
+    except Exception as exc:
+        # Safety net: whatever escaped (storage failing before the engine ran, a bug) is reported, so the job
+        # never sits in `generating` without a reason. If the report itself cannot be sent (broker down), the
+        # exception propagates and reconcile re-sends `generate` later.
+        log.exception("job %s: generation task failed", job_id)
+        code, message = failure_for(exc)
+        report(TaskName.GENERATION_FAILED, GenerationFailed(job_id=job_id, spec_key=spec_key, code=code,
+                                                            message=message))  # fmt: skip
+        return "failed"
 
 
 @app.task(name=TaskName.EXTRACT_POSE.value)
@@ -84,6 +153,9 @@ def extract_pose(**kwargs: Any) -> str:
         return "skipped"
     except (InputRejected, PoseStudioError) as exc:
         result = PoseExtracted(pose_set_row_id=req.pose_set_row_id, error=str(exc))
+    except Exception as exc:  # safety net: the pose set must not stay `extracting` without a reason
+        log.exception("pose set %s: extracting the pose failed", req.pose_set_row_id)
+        result = PoseExtracted(pose_set_row_id=req.pose_set_row_id, error=failure_for(exc)[1])
     report(TaskName.POSE_EXTRACTED, result)
     return "done" if result.pose else "rejected"
 
@@ -135,16 +207,11 @@ def run_generation(req: GenerateRequest) -> str:
         ))  # fmt: skip
         return "timed_out"
     except Exception as exc:  # noqa: BLE001 - every failure is reported on the job row, then acked
-        from gpu_worker.errors import InputRejected, PoseStudioError
+        from gpu_worker.errors import PoseStudioError
 
-        if isinstance(exc, InputRejected):
-            code, message = FailureCode.INPUT_REJECTED, str(exc)
-        elif isinstance(exc, PoseStudioError):
-            code, message = FailureCode.ENGINE_ERROR, f"{exc}"
-        else:
+        if not isinstance(exc, PoseStudioError):
             log.exception("job %s: generation failed", req.job_id)
-            code = FailureCode.ENGINE_ERROR
-            message = f"the generation failed on our side ({type(exc).__name__}); try again later"
+        code, message = failure_for(exc)
         report(TaskName.GENERATION_FAILED, GenerationFailed(job_id=req.job_id, spec_key=req.spec_key, code=code,
                                                             message=message))  # fmt: skip
         return "failed"
@@ -192,7 +259,7 @@ def _generate(req: GenerateRequest, spec: JobSpec) -> str:
         records.append(OutputRecord(
             pose_id=out.pose.id, pose_name=out.pose.name, key=key, seed=spec.seed,
             oks=_num(q.oks), pck=_num(q.pck), passed=bool(q.passed), reasons=[str(r) for r in q.reasons],
-            width=image.width, height=image.height,
+            width=image.width, height=image.height, seconds=round(float(out.seconds), 4),
         ).to_kwargs())  # fmt: skip
     manifest = ResultManifest(
         job_id=spec.job_id, run=spec.run, outputs=records, seconds=round(sum(result.timings.values()), 3),

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gpu_worker.contract import DEFAULT_VISIBILITY_TIMEOUT
 from plugin.errors import ConfigError
 
+DEFAULT_SHOP_INFLIGHT = 4  # read by plugin.services.dispatch
 DEFAULT_API_VERSION = "2026-10"
 DEFAULT_SCOPES = "read_products,write_products,read_files,write_files"
 
@@ -37,6 +39,9 @@ class Setting:
     required: bool = False
     required_in_production: bool = False
     secret: bool = False
+    # a row of the table only: read by another component from its own environment (a family of variables, a CLI
+    # option's envvar, a GPU worker), never put into app.config
+    doc_only: bool = False
 
 
 # The README / docs/SHOPIFY.md table is generated from this list (`settings_table_markdown`).
@@ -64,7 +69,33 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPIFY_ADMIN_ORIGIN", "", "Emulator only: send Admin API and OAuth calls to this origin "
             "(with `Host: {shop}`) instead of https://{shop}. Refused unless POSE_STUDIO_ENV is "
             "development or test."),
+    Setting("POSE_STUDIO_STORAGE_URL", None, "Object storage shared by web, shopify and GPU workers: "
+            "`file:///path` or `s3://bucket/prefix?endpoint_url=…&region=…` (`pip install 'pose-studio[s3]'`). "
+            "Default: `storage` in the instance folder (web) / `./instance/storage` (GPU worker); set it "
+            "explicitly wherever the processes do not share a working directory."),
+    Setting("POSE_STUDIO_VISIBILITY_TIMEOUT", str(DEFAULT_VISIBILITY_TIMEOUT), "Seconds before the Redis "
+            "broker hands an un-acknowledged task to another worker; must exceed the longest GPU job. Task "
+            "time limits derive from it (hard 80 %, soft 10 % below hard). At least 20. Same value on every "
+            "process."),
+    Setting("POSE_STUDIO_SHOP_INFLIGHT", str(DEFAULT_SHOP_INFLIGHT), "Fairness: at most this many dispatched, "
+            "unfinished jobs per shop; the rest of a shop's bulk waits in the database, not in the queues."),
+    Setting("POSE_STUDIO_RECONCILE_AFTER_SECONDS", "", "Reconcile re-sends a job's task when it sat this long "
+            "in queued / fetching / generating / publishing. Unset: 5 min / 5 min / 1 h / 15 min."),
+    Setting("POSE_STUDIO_METRICS_TOKEN", "", "Bearer token `/metrics` requires when set; unset, `/metrics` "
+            "answers anyone who reaches it (block it at the proxy).", secret=True),
+    Setting("POSE_STUDIO_PROXY_HOPS", "0", "Number of proxies in front of gunicorn whose X-Forwarded-* "
+            "headers are trusted (ProxyFix); 0 ignores them. Usually 1 behind a TLS proxy.", doc_only=True),
+    Setting("POSE_STUDIO_WORKER_METRICS_PORT", "", "Prometheus port of `pose-studio worker` (default 9808 "
+            "shopify, 9809 gpu; 0 = off).", doc_only=True),
+    Setting("POSE_STUDIO_BEAT_SCHEDULE", "", "With `pose-studio worker --queues shopify --beat`: the file "
+            "where beat keeps its last-run times (default: in the temp directory).", doc_only=True),
+    Setting("POSE_STUDIO_MODELS_DIR, POSE_STUDIO_DIFFUSION_*", "", "GPU workers only: where the diffusion "
+            "models live and how the diffusion backend runs (preset, steps, resolution, LoRA, offload); see "
+            "docs/MODELS.md.", doc_only=True),
 )
+
+# What load_config reads into app.config (the rest of SETTINGS is documented here, read where it is used).
+APP_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if not s.doc_only)
 
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
@@ -82,7 +113,7 @@ def load_config(
     env = os.environ if environ is None else environ
     overrides = dict(overrides or {})
     values: dict[str, Any] = {}
-    for setting in SETTINGS:
+    for setting in APP_SETTINGS:
         raw = overrides.pop(setting.name, None)
         if raw is None:
             raw = env.get(setting.name)
@@ -100,7 +131,7 @@ def load_config(
         environment = Environment.PRODUCTION
     values["POSE_STUDIO_ENV"] = environment.value
 
-    for setting in SETTINGS:
+    for setting in APP_SETTINGS:
         if values[setting.name]:
             continue
         if setting.required:
@@ -133,6 +164,8 @@ def load_config(
     scopes = str(values["SHOPIFY_SCOPES"]).split(",")
     values["SHOPIFY_SCOPES"] = ",".join(s.strip() for s in scopes if s.strip())
 
+    _check_numbers(values, problems)
+
     database_url = values.pop("DATABASE_URL") or default_database_url(instance_path)
     values["DATABASE_URL"] = database_url
 
@@ -157,6 +190,36 @@ def load_config(
     return config
 
 
+def _check_numbers(values: dict[str, Any], problems: list[str]) -> None:
+    """The numeric job-layer settings, converted in place (a bad value is a startup error, not a crash later)."""
+    raw = values.get("POSE_STUDIO_VISIBILITY_TIMEOUT")
+    try:
+        visibility = int(str(raw))
+        if visibility < 20:
+            raise ValueError
+        values["POSE_STUDIO_VISIBILITY_TIMEOUT"] = visibility
+    except ValueError:
+        problems.append(f"POSE_STUDIO_VISIBILITY_TIMEOUT={raw!r}: use whole seconds, at least 20 (default "
+                        f"{DEFAULT_VISIBILITY_TIMEOUT}), longer than the longest GPU job.")  # fmt: skip
+    raw = values.get("POSE_STUDIO_SHOP_INFLIGHT")
+    try:
+        inflight = int(str(raw))
+        if inflight < 1:
+            raise ValueError
+        values["POSE_STUDIO_SHOP_INFLIGHT"] = inflight
+    except ValueError:
+        problems.append(f"POSE_STUDIO_SHOP_INFLIGHT={raw!r}: use a whole number of jobs, at least 1 (default "
+                        f"{DEFAULT_SHOP_INFLIGHT}).")  # fmt: skip
+    raw = values.get("POSE_STUDIO_RECONCILE_AFTER_SECONDS")
+    if raw:
+        try:
+            if float(str(raw)) <= 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"POSE_STUDIO_RECONCILE_AFTER_SECONDS={raw!r}: use a positive number of seconds, "
+                            "or leave it unset for the defaults.")  # fmt: skip
+
+
 def default_database_url(instance_path: str | os.PathLike[str]) -> str:
     return f"sqlite:///{Path(instance_path).resolve() / 'pose-studio.sqlite'}"
 
@@ -174,6 +237,9 @@ def settings_table_markdown() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for s in SETTINGS:
         default = "—" if s.default in (None, "") else f"`{s.default}`"
+        if s.doc_only and "," in s.name:
+            rows.append(f"| {', '.join(f'`{n.strip()}`' for n in s.name.split(','))} | {default} | {s.help} |")
+            continue
         flags = " Required." if s.required else ""
         if s.required_in_production:
             flags = " Required in production."

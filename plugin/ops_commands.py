@@ -25,6 +25,8 @@ from typing import Any
 
 import click
 
+from plugin.celery_app import embedded_broker_options
+
 # ---------------------------------------------------------------------------------------------- serve
 
 
@@ -161,31 +163,15 @@ def load_celery_app(queue: str) -> Any:
 
 
 def _apply_contract_settings(celery: Any) -> None:
-    """The shared settings of gpu_worker/contract.py, for every key the app did not set itself; an explicit
-    CELERY_BROKER_URL (the dev command's embedded broker) wins over the app's choice."""
-    from gpu_worker.contract import celery_settings
+    """The shared settings of gpu_worker/contract.py (plugin.celery_app.apply_contract_settings; the web app's
+    Celery has them already, the GPU worker's app gets them here too); an explicit CELERY_BROKER_URL (the dev
+    command's embedded broker) wins over the app's choice."""
+    from plugin.celery_app import apply_contract_settings
 
     explicit_broker = os.environ.get("CELERY_BROKER_URL", "").strip()
     if explicit_broker:
         celery.conf.broker_url = explicit_broker
-    # table(with_defaults=False) is what the app set itself (`conf.changes` also holds finalized defaults)
-    changed = dict(celery.conf.table(with_defaults=False))
-    updates: dict[str, Any] = {}
-    for key, value in celery_settings(str(celery.conf.broker_url)).items():
-        if key not in changed:
-            updates[key] = value
-        elif isinstance(value, dict) and isinstance(changed[key], dict):
-            # e.g. broker_transport_options: keep the app's entries, add the contract's visibility_timeout
-            updates[key] = {**value, **changed[key]}
-    celery.conf.update(updates)
-    if str(celery.conf.broker_url).startswith("sqla+"):
-        # kombu's SQLAlchemy transport hands its transport options to create_engine(), which refuses
-        # visibility_timeout; the embedded broker has no visibility timeout anyway (dev only).
-        celery.conf.broker_transport_options = embedded_broker_options(celery.conf.broker_transport_options)
-
-
-def embedded_broker_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (options or {}).items() if k != "visibility_timeout"}
+    apply_contract_settings(celery)
 
 
 @click.command()
@@ -199,9 +185,18 @@ def embedded_broker_options(options: dict[str, Any] | None) -> dict[str, Any]:
 @click.option("--loglevel", "-l", default=lambda: os.environ.get("LOG_LEVEL", "INFO"), show_default="INFO")
 @click.option("--pool", "-P", type=click.Choice(["prefork", "solo", "threads"]), default="prefork",
               show_default=True, help="prefork in production (time limits, child recycling); solo for dev")
+@click.option("--beat", is_flag=True, default=False,
+              help="shopify queue only: also run the periodic schedule (reconcile every 60 s) in this worker "
+              "(celery -B). Run EXACTLY ONE such worker in the whole deployment: two would double the schedule, "
+              "none would leave lost messages unrecovered.")
+@click.option("--beat-schedule", type=click.Path(dir_okay=False), envvar="POSE_STUDIO_BEAT_SCHEDULE",
+              help="with --beat: where beat keeps its last-run times (default: a file in the temp directory)")
 def worker(queue: str, concurrency: int | None, hostname: str | None, metrics_port: int | None, loglevel: str,
-           pool: str) -> None:
+           pool: str, beat: bool, beat_schedule: str | None) -> None:
     """Run a Celery worker for one queue with the shared settings of gpu_worker/contract.py."""
+    if beat and queue != "shopify":
+        raise click.UsageError("--beat belongs on the shopify worker (it schedules `reconcile`, a shopify task); "
+                               "start the gpu worker without it")
     # 1. metrics directory before prometheus_client is imported anywhere (children inherit it)
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
         prefix=f"pose-studio-{queue}-"
@@ -230,17 +225,25 @@ def worker(queue: str, concurrency: int | None, hostname: str | None, metrics_po
     port = DEFAULT_METRICS_PORTS[queue] if metrics_port is None else metrics_port
     if port:
         start_worker_exporter(port, broker_url=str(celery.conf.broker_url))
+    celery.worker_main(argv=worker_argv(queue, concurrency=concurrency, pool=pool, loglevel=loglevel,
+                                        hostname=hostname, beat=beat, beat_schedule=beat_schedule))
+
+
+def worker_argv(queue: str, *, concurrency: int, pool: str, loglevel: str, hostname: str | None = None,
+                beat: bool = False, beat_schedule: str | None = None) -> list[str]:
+    """The `celery worker` arguments of `pose-studio worker`."""
     argv = [
         "worker", "--queues", queue, "--concurrency", str(concurrency), "--pool", pool,
         "--loglevel", loglevel.upper(), "--without-gossip", "--without-mingle",
     ]
     if pool == "prefork":
         argv += ["-O", "fair"]  # hand a task only to an idle child: a GPU job never waits behind another
-    if hostname:
-        argv += ["--hostname", hostname]
-    else:
-        argv += ["--hostname", f"{queue}@%h"]
-    celery.worker_main(argv=argv)
+    argv += ["--hostname", hostname or f"{queue}@%h"]
+    if beat:
+        # the schedule itself is the web Celery app's `beat_schedule` (plugin.celery_app.BEAT_SCHEDULE)
+        schedule = beat_schedule or os.path.join(tempfile.gettempdir(), f"pose-studio-beat-{os.getuid()}")
+        argv += ["--beat", "--schedule", schedule]
+    return argv
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -276,7 +279,7 @@ class DevStack:
 
     1. instance folder: SQLite database, SQLite broker (kombu's sqla transport), file storage, dev secrets
     2. Shopify emulator in this process, with the shop and its seeded products
-    3. migrations, then the two Celery workers (shopify, gpu) as child processes, solo pool
+    3. migrations, then the two Celery workers (shopify with the beat schedule, gpu) as child processes, solo pool
     4. the web app on a threaded Werkzeug server, plus /dev/login, which mints an ID token signed with the
        dev secret and opens the app as the emulated shop (registered only here, never by create_app)
 
@@ -337,6 +340,9 @@ class DevStack:
     def spawn_worker(self, queue: str, env: dict[str, str]) -> None:
         argv = [sys.executable, "-c", "from plugin.cli import main; main()", "worker", "--queues", queue,
                 "--concurrency", "1", "--pool", "solo", "--metrics-port", "0"]
+        if queue == "shopify":
+            # the one beat of this stack: reconcile runs here as in production
+            argv += ["--beat", "--beat-schedule", str(self.instance / "celerybeat-schedule")]
         # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
         self.children[queue] = subprocess.Popen(argv, env=env, start_new_session=True)  # noqa: S603
 

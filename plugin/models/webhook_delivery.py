@@ -15,6 +15,7 @@ from plugin.extensions import db, utcnow
 class DeliveryStatus(StrEnum):
     RECEIVED = "received"  # row committed, task not yet handed to the broker (a retry re-enqueues it)
     ENQUEUED = "enqueued"  # handed to Celery; the job layer takes it from here
+    PROCESSING = "processing"  # claimed by one run of its task (a second copy of the task does nothing)
     PROCESSED = "processed"  # handled completely inside the request (compliance, uninstall, redact)
     IGNORED = "ignored"  # unknown topic or unknown shop: recorded, nothing to do
     FAILED = "failed"  # set by the job layer when it gives up

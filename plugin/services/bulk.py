@@ -87,6 +87,17 @@ def run_bulk_listing(bulk_id: int) -> None:
     create_bulk_jobs(shop, run, products)
 
 
+def give_up_listing(bulk_id: int, message: str) -> None:
+    """The start_bulk task gave up (Shopify unavailable, a bug): the run fails with the reason instead of staying
+    `listing` forever. Does not commit."""
+    db.session.execute(
+        update(BulkRun).where(BulkRun.id == bulk_id, BulkRun.state == BulkState.LISTING)
+        .values(state=BulkState.FAILED, error_message=f"listing the products failed: {message}",
+                finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+
+
 def create_bulk_jobs(shop: Shop, run: BulkRun, products: list[ProductInfo]) -> None:
     """One job per product with a source image, within today's limit; the rest is reported on the run. Commits."""
     settings = get_settings(shop)

@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import case, func, select, text, update
 
 from gpu_worker.contract import GenerateRequest, TaskName
+from plugin import config
 from plugin.extensions import db, utcnow
 from plugin.models.job import ACTIVE_STATES, Job, JobOrigin, JobState
 from plugin.models.output import Output
@@ -29,7 +30,7 @@ from plugin.services.queue import send_after_commit
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHOP_INFLIGHT = 4
+DEFAULT_SHOP_INFLIGHT = config.DEFAULT_SHOP_INFLIGHT
 _DISPATCH_LOCK = 0x5053_4431  # pg advisory lock id ("PSD1")
 
 
@@ -85,6 +86,17 @@ def dispatch() -> int:
     return released
 
 
+def _resend_stale_deliveries() -> int:
+    """products/* deliveries whose task was never sent (broker down at the webhook) or whose worker died."""
+    from plugin.shopify.webhooks import stale_product_deliveries
+    from plugin.task_names import PRODUCTS_CHANGED
+
+    ids = stale_product_deliveries()
+    for delivery_id in ids:
+        send_after_commit(PRODUCTS_CHANGED, delivery_id=delivery_id)
+    return len(ids)
+
+
 @dataclass(frozen=True)
 class StaleAfter:
     """How long a job may sit in a state before its message is considered lost."""
@@ -118,6 +130,8 @@ def reconcile(stale: StaleAfter | None = None) -> dict[str, int]:
             )
         )
 
+    from plugin.observability.logging import log_job_transition
+
     for job in stuck(JobState.QUEUED, stale.queued):
         if job.dispatched_at is not None:
             job.updated_at = now
@@ -126,6 +140,7 @@ def reconcile(stale: StaleAfter | None = None) -> dict[str, int]:
     for job in stuck(JobState.FETCHING, stale.fetching):
         # the fetch task died after claiming: put it back and send it again
         job.state, job.updated_at = JobState.QUEUED, now
+        log_job_transition(job, JobState.FETCHING, JobState.QUEUED, reason="reconcile: the fetch was lost")
         send_after_commit(TaskName.FETCH_SOURCE, job_id=job.id)
         counts["fetching"] += 1
     for job in stuck(JobState.GENERATING, stale.generating):
@@ -138,11 +153,13 @@ def reconcile(stale: StaleAfter | None = None) -> dict[str, int]:
             db.session.execute(update(Output).where(Output.job_id == job.id).values(regenerating=False))
             job.state, job.pending_runs = JobState.AWAITING_REVIEW, 0
             job.error_message = "a regeneration was interrupted; ask for it again"
+            log_job_transition(job, JobState.GENERATING, JobState.AWAITING_REVIEW, reason=job.error_message)
         counts["generating"] += 1
     for job in stuck(JobState.PUBLISHING, stale.publishing):
         job.updated_at = now
         send_after_commit(TaskName.PUBLISH_JOB, job_id=job.id)
         counts["publishing"] += 1
+    counts["deliveries"] = _resend_stale_deliveries()
     db.session.commit()
     if any(counts.values()):
         log.warning("reconcile re-sent stale work: %s", counts)

@@ -36,3 +36,33 @@ class Conflict(JobLayerError):
 class DailyLimitReached(JobLayerError):
     code = "daily_limit_reached"
     status = 429
+
+
+class StorageUnavailable(JobLayerError):
+    """Object storage refused a read or write (disk full, read-only, unreachable bucket). Transient: tasks retry it a
+    bounded number of times, then record it on the job."""
+
+    code = "storage_unavailable"
+    status = 503
+
+    @classmethod
+    def from_error(cls, exc: BaseException, doing: str) -> StorageUnavailable:
+        # strerror, not str(exc): the merchant sees the reason, never our paths or bucket names
+        what = getattr(exc, "strerror", None) or type(exc).__name__
+        return cls(f"our image storage failed while {doing} ({what}); this is a problem on our side, nothing is "
+                   "wrong with your product: try again in a few minutes")  # fmt: skip
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """What a storage backend raises when the storage itself fails: OSError (local disk, network mounts), the
+    storage layer's own StorageError except KeyMissing (handled by callers), and botocore's errors for S3."""
+    from gpu_worker.storage import StorageError
+
+    found: list[type[BaseException]] = [OSError, StorageError]
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # the s3 extra is not installed
+        pass
+    else:
+        found += [BotoCoreError, ClientError]
+    return tuple(found)

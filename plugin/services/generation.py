@@ -21,6 +21,7 @@ from plugin.models.product_source import ProductSource
 from plugin.models.shop import Shop
 from plugin.security.safe_fetch import FetchedImage, FetchPolicy, FetchRejected, HostNotAllowed, fetch_source_image
 from plugin.services import jobs
+from plugin.services.errors import StorageUnavailable, storage_errors
 from plugin.services.queue import send_after_commit
 from plugin.storage import get_storage, keys
 
@@ -48,14 +49,30 @@ def fetch_to_storage(shop: Shop, url: str) -> tuple[FetchedImage, str]:
             time.sleep(0.5 * 2**attempt)
     key = keys.source(shop.domain, image.content_hash)
     storage = get_storage()
-    if not storage.exists(key):
-        storage.put(key, image.png, "image/png")
+    try:
+        if not storage.exists(key):
+            storage.put(key, image.png, "image/png")
+    except storage_errors() as exc:
+        raise StorageUnavailable.from_error(exc, "saving the product's source image") from exc
     return image, key
 
 
-def run_fetch(job_id: int) -> None:
-    """The `fetch_source` task: queued → fetching → (source in storage, content key set) → generating. Commits."""
-    if not jobs.transition(job_id, JobState.FETCHING, from_states=[JobState.QUEUED], progress=2, stage="fetching"):
+def _put(key: str, data: bytes, content_type: str, doing: str) -> None:
+    try:
+        get_storage().put(key, data, content_type)
+    except storage_errors() as exc:
+        raise StorageUnavailable.from_error(exc, doing) from exc
+
+
+def run_fetch(job_id: int, *, resume: bool = False) -> None:
+    """The `fetch_source` task: queued → fetching → (source in storage, content key set) → generating. Commits.
+
+    `resume`: a retry of this task after a transient error (storage, database) may take the job over from
+    `fetching`, where the failed attempt left it; a first delivery claims only a `queued` job. Raises
+    StorageUnavailable (transient) when storage refuses a write; the task retries, then gives up on the job.
+    """
+    claim_from = [JobState.QUEUED, JobState.FETCHING] if resume else [JobState.QUEUED]
+    if not jobs.transition(job_id, JobState.FETCHING, from_states=claim_from, progress=2, stage="fetching"):
         db.session.rollback()
         return  # a duplicate delivery, or the job was cancelled meanwhile
     db.session.commit()
@@ -116,7 +133,7 @@ def start_generation(
         seed=job.seed if seed is None else seed, max_size=job.max_size, source_skeleton=skeleton, run=run,
     )  # fmt: skip
     spec_key = keys.spec(shop.domain, job.id, run)
-    get_storage().put(spec_key, json.dumps(spec.to_kwargs()).encode(), "application/json")
+    _put(spec_key, json.dumps(spec.to_kwargs()).encode(), "application/json", "saving the job's instructions")
     values = {"stage": "waiting for a GPU" if run == "main" else f"regenerating ({run})",
               "pending_runs": job.pending_runs + 1}  # fmt: skip
     if run == "main":

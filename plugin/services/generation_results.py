@@ -11,11 +11,11 @@ import logging
 
 from sqlalchemy import func, select, update
 
-from gpu_worker.contract import FailureCode, ResultManifest, TaskName
+from gpu_worker.contract import FailureCode, OutputRecord, ResultManifest, TaskName
 from plugin.extensions import db, utcnow
 from plugin.models.job import Job, JobMode, JobState
 from plugin.models.output import Decision, Output
-from plugin.services import jobs
+from plugin.services import jobs, limits
 from plugin.services.queue import send_after_commit
 from plugin.storage import KeyMissing, get_storage
 
@@ -72,7 +72,9 @@ def record_done(job_id: int, manifest_key: str) -> None:
         return
     existing = {o.pose_id: o for o in db.session.scalars(select(Output).where(Output.job_id == job.id))}
     order = [p["id"] for p in job.pose_set.get("poses", [])]
-    for rec in manifest.output_records():
+    records = manifest.output_records()
+    _observe(manifest.backend, records, manifest.seconds)
+    for rec in records:
         out = existing.get(rec.pose_id)
         if out is None:
             out = Output(shop_id=job.shop_id, job_id=job.id, pose_id=rec.pose_id, variant_id=job.variant_id)
@@ -95,6 +97,18 @@ def record_done(job_id: int, manifest_key: str) -> None:
     jobs.transition(job.id, JobState.CHECKING, from_states=[JobState.GENERATING], progress=90, stage="checking")
     _after_check(job)
     db.session.commit()
+
+
+def _observe(backend: str, records: list[OutputRecord], total_seconds: float) -> None:
+    """`pose_studio_generation_seconds{pose,backend}`: each pose's own time, or an even share of the run's total
+    (a manifest from an older worker). Recorded where the outcome is recorded, so a redelivered report that is
+    refused above does not count twice."""
+    from plugin.observability import metrics
+
+    share = total_seconds / max(1, len(records))
+    for rec in records:
+        metrics.observe_generation(rec.pose_id, backend or "unknown",
+                                   rec.seconds if rec.seconds is not None else share)  # fmt: skip
 
 
 def _after_check(job: Job) -> None:
@@ -128,6 +142,7 @@ def record_failed(job_id: int, code: str, message: str, spec_key: str = "") -> N
             out.regenerating = False
         job.error_code, job.error_message = code, f"regenerating one image failed: {message}"
         job.pending_runs = max(0, job.pending_runs - 1)
+        limits.refund(job.shop_id, limits.today(), 1)  # the regeneration was charged when asked for; none came
         if job.pending_runs == 0:
             jobs.transition(job.id, JobState.CHECKING, from_states=[JobState.GENERATING], stage="checking")
             _after_check(job)

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from plugin.extensions import db, utcnow
 from plugin.models.job import ACTIVE_STATES, Job, JobMode, JobOrigin, JobState
-from plugin.models.output import Output
+from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
 
 # Allowed moves (from → to); `transition` refuses anything else so a bug cannot jump the machine.
@@ -33,7 +33,9 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
                                     JobState.FAILED, JobState.CANCELLED}),
     JobState.CHECKING: frozenset({JobState.AWAITING_REVIEW, JobState.PUBLISHING, JobState.FAILED,
                                   JobState.CANCELLED}),
-    JobState.AWAITING_REVIEW: frozenset({JobState.PUBLISHING, JobState.GENERATING, JobState.CANCELLED}),
+    # → published: the last image waiting for review was rejected and the others are on the product already
+    JobState.AWAITING_REVIEW: frozenset({JobState.PUBLISHING, JobState.GENERATING, JobState.PUBLISHED,
+                                         JobState.CANCELLED}),
     JobState.PUBLISHING: frozenset({JobState.PUBLISHED, JobState.AWAITING_REVIEW, JobState.FAILED}),
     JobState.PUBLISHED: frozenset({JobState.PUBLISHING, JobState.GENERATING}),
     JobState.FAILED: frozenset(),
@@ -144,16 +146,26 @@ def get_or_create_job(shop: Shop, req: JobRequest) -> tuple[Job, bool]:
 
 
 def transition(job_id: int, to: JobState, *, from_states: Iterable[JobState], **values: Any) -> bool:
-    """Move job `job_id` to `to` if it is in one of `from_states`; True when this caller won. Does not commit."""
+    """Move job `job_id` to `to` if it is in one of `from_states`; True when this caller won. Does not commit.
+
+    The row is locked (SELECT … FOR UPDATE) to learn which state it leaves, then moved by a conditional UPDATE on
+    exactly that state: a concurrent caller waits for the lock and then finds the new state. The winner logs the
+    change (`event=job.transition`, the transitions counter), frees its shop's in-flight slot, and gives the daily
+    limit unit back when the job ends failed or cancelled without any image (docs/JOBS.md, "Daily limit").
+    """
     sources = [JobState(s) for s in from_states]
     for s in sources:
         if to not in ALLOWED[s] and to != s:
             raise IllegalTransition(f"{s} → {to} is not a job transition")
+    old = db.session.scalar(select(Job.state).where(Job.id == job_id).with_for_update())
+    if old is None or JobState(old) not in sources:
+        return False
+    old = JobState(old)
     if to.is_terminal and "finished_at" not in values:
         values["finished_at"] = utcnow()
     result = db.session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state.in_(sources))
+        .where(Job.id == job_id, Job.state == old)
         .values(state=to, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
@@ -162,9 +174,51 @@ def transition(job_id: int, to: JobState, *, from_states: Iterable[JobState], **
         job = db.session.get(Job, job_id)
         if job is not None:
             db.session.refresh(job)
-        if any(s in ACTIVE_STATES for s in sources) and to not in ACTIVE_STATES:
+            _after_transition(job, old, to)
+        if old in ACTIVE_STATES and to not in ACTIVE_STATES:
             request_dispatch()  # a slot of this shop's in-flight quota is free
     return won
+
+
+def _after_transition(job: Job, old: JobState, to: JobState) -> None:
+    from plugin.observability.logging import log_job_transition
+
+    log_job_transition(job, old, to)
+    if to in (JobState.FAILED, JobState.CANCELLED) and not _has_outputs(job.id):
+        # the unit reserved when the job was asked for: nothing was generated, so nothing is charged
+        from plugin.services import limits
+
+        limits.refund(job.shop_id, job.created_at.date(), 1)
+
+
+def _has_outputs(job_id: int) -> bool:
+    return db.session.scalar(select(Output.id).where(Output.job_id == job_id).limit(1)) is not None
+
+
+def give_up(job_id: int, code: str, message: str) -> str | None:
+    """A task gave up on this job (an unexpected error, or retries exhausted): leave the job in a state that says
+    so, never in a working state without a reason. Returns the new state's name, or None when the job had moved on
+    (finished, cancelled) and nothing was changed. Does not commit.
+
+    Before any image exists the job fails; with images it goes back to review (the images stay usable and the
+    merchant can regenerate or publish again); a publish that cannot go on goes back to review too.
+    """
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return None
+    state = job.state
+    if state in (JobState.QUEUED, JobState.FETCHING) or (
+        state in (JobState.GENERATING, JobState.CHECKING) and not _has_outputs(job_id)
+    ):
+        return JobState.FAILED.value if fail(job_id, code, message, from_states=[state]) else None
+    if state in (JobState.GENERATING, JobState.CHECKING, JobState.PUBLISHING):
+        db.session.execute(
+            update(Output).where(Output.job_id == job_id, Output.regenerating.is_(True)).values(regenerating=False)
+        )
+        moved = transition(job_id, JobState.AWAITING_REVIEW, from_states=[state], pending_runs=0,
+                           error_code=code, error_message=message, stage="waiting for review")  # fmt: skip
+        return JobState.AWAITING_REVIEW.value if moved else None
+    return None
 
 
 def request_dispatch() -> None:
@@ -206,6 +260,16 @@ def jobs_for_shop(shop: Shop, *, state: str | None = None, limit: int = 100, bef
     return list(db.session.scalars(q.order_by(Job.id.desc()).limit(min(limit, 500))))
 
 
+def needs_review(job: Job) -> int:
+    """How many images of the job wait for the merchant's decision (not approved, not rejected, not regenerating).
+    An `auto` job whose passing images were published while others failed the check stays `awaiting_review`
+    with this count (docs/JOBS.md)."""
+    return int(db.session.scalar(
+        select(func.count()).select_from(Output)
+        .where(Output.job_id == job.id, Output.decision == Decision.PENDING, Output.regenerating.is_(False))
+    ) or 0)  # fmt: skip
+
+
 def outputs_of(job: Job) -> list[Output]:
     return list(db.session.scalars(select(Output).where(Output.job_id == job.id).order_by(Output.position)))
 
@@ -229,6 +293,7 @@ def job_to_dict(job: Job, *, with_outputs: bool = True) -> dict[str, Any]:
         "pose_set": {"id": job.pose_set_id, "version": job.pose_set_version}, "poses": job.poses,
         "backend": job.backend, "attempts": job.attempts, "duplicate_of": job.duplicate_of_id,
         "error": {"code": job.error_code, "message": job.error_message} if job.error_message else None,
+        "needs_review": needs_review(job),
         "created_at": job.created_at.isoformat(), "updated_at": job.updated_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }  # fmt: skip

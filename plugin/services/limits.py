@@ -1,14 +1,16 @@
 """Daily per-shop generation limit (ASVS 2.4.1 anti-automation; a GPU minute costs money).
 
 A generation run (a new job, or one regenerated output) reserves one unit of the shop's UTC day when it is asked
-for. The reservation is one conditional UPDATE, so two concurrent requests cannot both take the last unit.
+for. The reservation is one conditional UPDATE, so two concurrent requests cannot both take the last unit. A job
+that ends failed or cancelled before any image was made, and a regeneration that failed, give their unit back
+(`refund`, called by the state machine in plugin.services.jobs).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from plugin.extensions import db
@@ -58,3 +60,18 @@ def reserve(shop: Shop, n: int = 1) -> None:
             f"this shop's daily limit of {limit} generations is reached ({left} left today, {n} asked); "
             "try again tomorrow (UTC) or raise the limit in Settings"
         )
+
+
+def refund(shop_id: int, day: date, n: int = 1) -> None:
+    """Give back `n` units of `day` (a job or a regeneration that failed or was cancelled before any image was
+    made: the merchant is charged only for work that happened). Never below zero. Does not commit."""
+    if n <= 0:
+        return
+    db.session.execute(
+        update(DailyUsage)
+        .where(DailyUsage.shop_id == shop_id, DailyUsage.day == day)
+        .values(generations=func.greatest(DailyUsage.generations - n, 0)
+                if db.session.get_bind().dialect.name == "postgresql"
+                else func.max(DailyUsage.generations - n, 0))
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from plugin.extensions import db, utcnow
 from plugin.models.job import Job, JobState
@@ -77,7 +77,7 @@ def run_publish(job_id: int) -> None:
             owned_media_ids=[o.shopify_media_id for o in approved if o.shopify_media_id],
         )  # fmt: skip
     except ShopifyUnavailable as exc:
-        raise Transient(str(exc)) from exc
+        raise Transient(str(exc)) from exc  # the task retries it (pose_studio_writeback_retries_total)
     except (MediaError, ShopifyError) as exc:
         log.warning("publishing job %s failed: %s", job.id, exc)
         jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.PUBLISHING],
@@ -92,7 +92,26 @@ def run_publish(job_id: int) -> None:
         if media is not None:
             o.shopify_media_id = media.media_id
             o.published_at = o.published_at or now
-    jobs.transition(job.id, JobState.PUBLISHED, from_states=[JobState.PUBLISHING], progress=100,
-                    stage=f"{len(published)} image(s) on the product", error_code=None,
-                    error_message=None)  # fmt: skip
+    db.session.flush()
+    settle_published(job, len(published))
     db.session.commit()
+
+
+def settle_published(job: Job, on_product: int | None = None) -> None:
+    """After a publish: `published` when no image waits for the merchant; else back to `awaiting_review` with the
+    published images marked (an `auto` job whose other images failed the quality check must not look finished
+    while those wait). Does not commit."""
+    waiting = jobs.needs_review(job)
+    if on_product is None:
+        on_product = db.session.scalar(
+            select(func.count()).select_from(Output)
+            .where(Output.job_id == job.id, Output.shopify_media_id.is_not(None))
+        ) or 0  # fmt: skip
+    if waiting:
+        jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[job.state], progress=100,
+                        stage=f"{on_product} image(s) on the product, {waiting} waiting for review",
+                        error_code=None, error_message=None)  # fmt: skip
+    else:
+        jobs.transition(job.id, JobState.PUBLISHED, from_states=[job.state], progress=100,
+                        stage=f"{on_product} image(s) on the product", error_code=None,
+                        error_message=None)  # fmt: skip

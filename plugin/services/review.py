@@ -40,8 +40,20 @@ def decide(output: Output, decision: Decision) -> Output:
         raise Conflict("this image is already on the product; remove it in Shopify or regenerate it",
                        code="output_published")  # fmt: skip
     output.decision = decision
+    db.session.flush()
+    if job.state == JobState.AWAITING_REVIEW and not jobs.needs_review(job) and _all_approved_published(job):
+        # the last waiting image was decided and every approved one is on the product already: the job is done
+        from plugin.services.publish import settle_published
+
+        settle_published(job)
     db.session.commit()
     return output
+
+
+def _all_approved_published(job: Job) -> bool:
+    outputs = list(db.session.scalars(select(Output).where(Output.job_id == job.id)))
+    approved = [o for o in outputs if o.decision == Decision.APPROVED]
+    return bool(approved) and all(o.shopify_media_id for o in approved)
 
 
 def regenerate(shop: Shop, output: Output) -> Output:

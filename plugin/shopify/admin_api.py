@@ -158,6 +158,27 @@ class AdminApiMetrics:
 METRICS = AdminApiMetrics()
 
 
+def prometheus_listener(event: str, fields: dict[str, Any]) -> None:
+    """Feeds the process's AdminApiMetrics events to Prometheus (plugin.observability.metrics):
+    requests by outcome (ok with the points charged, throttled, error) and the time spent waiting for the bucket."""
+    from plugin.observability import metrics
+
+    operation = str(fields.get("operation") or "unknown")
+    if event == "cost":
+        metrics.record_shopify_request(operation, "ok", cost_points=fields.get("actual") or 0)
+    elif event == "throttled":
+        metrics.record_shopify_request(operation, "throttled")
+    elif event == "retry" and fields.get("cause") != "throttled":  # a THROTTLED answer was counted above
+        metrics.record_shopify_request(operation, "error")
+    elif event == "error":
+        metrics.record_shopify_request(operation, "error")
+    elif event == "pacing_wait":
+        metrics.observe_throttle_wait(float(fields.get("seconds") or 0.0))
+
+
+METRICS.listeners.append(prometheus_listener)
+
+
 @dataclass(frozen=True)
 class _Retry:
     cause: str
@@ -234,6 +255,7 @@ class AdminClient:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last_cause = f"{type(exc).__name__}"
                 if not safe:
+                    self.metrics.emit("error", operation=operation.name, cause=last_cause, shop=self.shop)
                     raise ShopifyOutcomeUnknown(
                         f"{operation.name} to {self.shop}: no answer ({last_cause}); it may have run. "
                         "Re-read the resource before repeating it.",
@@ -295,6 +317,7 @@ class AdminClient:
             return _Retry("http 429", self._retry_after(response, attempt))
         if status >= 500:
             if not safe:
+                self.metrics.emit("error", operation=operation.name, cause=f"http {status}", shop=self.shop)
                 raise ShopifyOutcomeUnknown(
                     f"{operation.name} to {self.shop}: HTTP {status}; it may have run. "
                     "Re-read the resource before repeating it.",
@@ -303,6 +326,7 @@ class AdminClient:
                 )
             return _Retry(f"http {status}", None)
         if status != 200:
+            self.metrics.emit("error", operation=operation.name, cause=f"http {status}", shop=self.shop)
             raise ShopifyRequestError(
                 f"{operation.name} to {self.shop} failed with HTTP {status}"
                 + (" (unknown API version or shop)" if status == 404 else "")

@@ -199,6 +199,7 @@ class MediaWriteBack:
                 created = self._create(product_id, state, missing)
             except ShopifyOutcomeUnknown:
                 # the productUpdate may have run: re-read and match instead of creating twice
+                _count_retry("outcome_unknown")
                 state = self._settled_state(product_id, variant_ids, images)
                 matched = self._match(state, images)
                 continue
@@ -220,6 +221,7 @@ class MediaWriteBack:
                         media_id=media_id,
                         code=media.error_code or "UNKNOWN",
                     )
+                _count_retry(f"media_{(media.error_code or 'unknown').lower()}")
             # productUpdate appended the new media in input order: extend our picture instead of re-reading
             state.gallery += [statuses[media_id] for media_id in created.values()]
             self.hook("ready")
@@ -235,6 +237,7 @@ class MediaWriteBack:
                 self._finalize(product_id, state, images, matched, policy, replace_previous, owned)
                 break
             except ShopifyOutcomeUnknown:
+                _count_retry("finalize_outcome_unknown")
                 state = self._read_state(product_id, variant_ids)
                 matched = self._match(state, images)
         else:
@@ -360,6 +363,8 @@ class MediaWriteBack:
                 last_error = f"HTTP {response.status_code}: {response.text[:200]}"
                 if response.status_code < 500:
                     break  # a rejected form will be rejected again
+            if attempt < self.upload_attempts:
+                _count_retry("upload")
             self.sleep(min(4.0, 0.25 * 2**attempt))
         raise ShopifyUnavailable(f"Uploading {image.filename} to Shopify's staging failed ({last_error})")
 
@@ -462,6 +467,13 @@ class MediaWriteBack:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
+def _count_retry(reason: str) -> None:
+    """pose_studio_writeback_retries_total{reason}: a step of the write-back is being done again."""
+    from plugin.observability import metrics
+
+    metrics.record_writeback_retry(reason)
+
+
 def _media(node: dict[str, Any]) -> _Media:
     image_url = (node.get("image") or {}).get("url")
     source_url = (node.get("originalSource") or {}).get("url")

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -223,11 +223,67 @@ def _handle_duplicate(event_id: str) -> Outcome:
     ).scalar_one_or_none()
     if existing is not None and existing.status is DeliveryStatus.RECEIVED:
         # The first copy was committed but its enqueue failed (broker down): this retry is our chance to
-        # send it.
+        # send it. If the first request is merely slow (between its commit and its enqueue), both send the
+        # task; the task's conditional claim (`claim_delivery`) lets exactly one of them process the delivery.
         task = _task_for_recorded(existing)
         if task is not None:
             _enqueue(existing.id, task)
     return Outcome.DUPLICATE
+
+
+# --- the task side: exactly one run processes a delivery -----------------------------------------------------------
+# A delivery `processing` for longer than this since it was received lost its worker (killed mid-task): the
+# redelivered message, or reconcile, may take it over. Handling one delivery takes seconds.
+PROCESSING_LEASE = timedelta(minutes=15)
+
+
+def claim_delivery(delivery_id: int) -> bool:
+    """Take a delivery for processing: `received`/`enqueued` → `processing` in one conditional UPDATE, committed.
+    Only the winner processes; a second copy of the task (re-sent by a duplicate webhook, or by reconcile) finds
+    it `processing` or `processed` and does nothing. A `processing` claim older than PROCESSING_LEASE (its worker
+    died) can be taken over."""
+    won = db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id,
+               WebhookDelivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.ENQUEUED])
+               | ((WebhookDelivery.status == DeliveryStatus.PROCESSING)
+                  & (WebhookDelivery.received_at < utcnow() - PROCESSING_LEASE)))
+        .values(status=DeliveryStatus.PROCESSING)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1  # fmt: skip
+    db.session.commit()
+    return won
+
+
+def finish_delivery(delivery_id: int, status: DeliveryStatus = DeliveryStatus.PROCESSED) -> None:
+    """Close a claimed delivery (`processed`, or `failed` when the task gave up). Commits."""
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.PROCESSING)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def stale_product_deliveries(older_than: timedelta = PROCESSING_LEASE,
+                             newer_than: timedelta = timedelta(hours=24)) -> list[int]:  # fmt: skip
+    """Product deliveries whose task never ran to the end: still `received` (the enqueue failed and no duplicate
+    came) or `processing` past the lease (the worker died). Within a day, so a delivery that kills its worker is
+    not re-sent forever. For reconcile."""
+    now = utcnow()
+    return list(db.session.scalars(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.topic.in_(PRODUCT_TOPICS),
+               WebhookDelivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSING]),
+               WebhookDelivery.received_at < now - older_than, WebhookDelivery.received_at > now - newer_than)
+        .order_by(WebhookDelivery.id).limit(500)
+    ))  # fmt: skip
+
+
+def release_delivery(delivery_id: int) -> None:
+    """Hand a claimed delivery back (`enqueued`) before the task retries after a transient error. Commits."""
+    finish_delivery(delivery_id, DeliveryStatus.ENQUEUED)
 
 
 def _task_for_recorded(delivery: WebhookDelivery) -> _Task | None:

@@ -153,12 +153,6 @@ def test_shopify_5xx_timeouts_and_throttling_for_a_while(faults: Stack, fault_sh
     assert all(j.state is not JobState.FAILED or j.error_message for j in jobs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (jobs layer): an OSError from storage.put in services.generation.start_generation is not "
-    "in the fetch task's retry list, so the task fails and the job stays in `fetching` with no reason. Fix: "
-    "retry storage OSErrors (or fail the job with a reason). Remove this mark when fixed.",
-)
 def test_storage_refusing_writes(faults: Stack, fault_shop: Callable[..., Any]) -> None:
     """Storage full / read-only, through the storage interface's own error path: the shop's `jobs` directory is
     replaced by a regular file, so every write under it fails with an OSError (root ignores chmod, and a size-
