@@ -250,11 +250,10 @@ def _generate(req: GenerateRequest, spec: JobSpec) -> str:
         return _gone(req)  # cancelled or erased while we were generating: write nothing for it
     records = []
     for out in result.outputs:
-        key = keys.output(spec.shop, spec.job_id, out.pose.id, spec.seed, spec.output_format)
         image = out.rendered.image
-        buf = io.BytesIO()
-        image.save(buf, format="PNG" if spec.output_format == "png" else "JPEG")
-        storage().put(key, buf.getvalue(), f"image/{'png' if spec.output_format == 'png' else 'jpeg'}")
+        data, content_type, ext = encode_output(image, spec.output_format)
+        key = keys.output(spec.shop, spec.job_id, out.pose.id, spec.seed, ext)
+        storage().put(key, data, content_type)
         q = out.quality
         records.append(OutputRecord(
             pose_id=out.pose.id, pose_name=out.pose.name, key=key, seed=spec.seed,
@@ -269,6 +268,30 @@ def _generate(req: GenerateRequest, spec: JobSpec) -> str:
     manifest_key = keys.manifest_for_spec(req.spec_key)
     storage().put(manifest_key, json.dumps(manifest.to_kwargs()).encode(), "application/json")
     return manifest_key
+
+
+# output_format (the shop's setting, in the spec) → (Pillow format, content type, key extension)
+OUTPUT_ENCODINGS = {
+    "png": ("PNG", "image/png", "png"),
+    "jpeg": ("JPEG", "image/jpeg", "jpeg"),
+    "webp": ("WEBP", "image/webp", "webp"),
+}
+LOSSY_QUALITY = 92  # JPEG/WebP: visually lossless for product photos, a fraction of the PNG's size
+
+
+def encode_output(image: Any, output_format: str) -> tuple[bytes, str, str]:
+    """Encode a rendered image as the spec asks: (bytes, content type, extension). An unknown format (a spec from a
+    newer web side) falls back to PNG rather than failing the job."""
+    pil_format, content_type, ext = OUTPUT_ENCODINGS.get(output_format, OUTPUT_ENCODINGS["png"])
+    buf = io.BytesIO()
+    if pil_format == "PNG":
+        image.save(buf, format="PNG")
+    else:
+        # JPEG has no alpha channel; flatten rather than fail (WebP keeps it)
+        if pil_format == "JPEG" and image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        image.save(buf, format=pil_format, quality=LOSSY_QUALITY)
+    return buf.getvalue(), content_type, ext
 
 
 def _gone(req: GenerateRequest) -> str:

@@ -220,7 +220,9 @@ def _check_ops_settings(env: dict[str, str], report: ConfigReport, is_prod: bool
     if hops and (not hops.isdigit() or int(hops) > 5):
         report.error("POSE_STUDIO_PROXY_HOPS", f"must be a small whole number (0-5), got {hops!r}.")
     visibility = env.get("POSE_STUDIO_VISIBILITY_TIMEOUT", "").strip()
-    if visibility:
+    # load_config (the startup check) already validates it; report a bad value once, not from both checks
+    already = any(f.setting == "POSE_STUDIO_VISIBILITY_TIMEOUT" for f in report.findings)
+    if visibility and not already:
         from gpu_worker.contract import time_limits
 
         try:
@@ -231,12 +233,8 @@ def _check_ops_settings(env: dict[str, str], report: ConfigReport, is_prod: bool
         value = env.get(name, "").strip()
         if value and (not value.isdigit() or not 0 <= int(value) < 65536):
             report.error(name, f"must be a port number, got {value!r}.")
-    known = {s.name for s in SETTINGS}
-    typos = sorted(
-        k
-        for k in env
-        if k.startswith(("POSE_STUDIO_", "SHOPIFY_")) and k not in known and k not in _OPS_SETTINGS
-    )
+    known = {s.name for s in SETTINGS} | _OPS_SETTINGS | _diffusion_settings()
+    typos = sorted(k for k in env if k.startswith(("POSE_STUDIO_", "SHOPIFY_")) and k not in known)
     for name in typos:
         report.warn(name, "is not a setting Pose Studio reads (a typo?).")
 
@@ -259,3 +257,13 @@ _OPS_SETTINGS = frozenset(
         "POSE_STUDIO_DEVICE",
     }
 )
+
+
+def _diffusion_settings() -> set[str]:
+    """The GPU worker's diffusion knobs (`POSE_STUDIO_DIFFUSION_<FIELD>` and `POSE_STUDIO_MODELS_DIR`), read by
+    gpu_worker.generate.model_config; a misspelt field is still flagged. That module imports nothing heavy."""
+    from dataclasses import fields
+
+    from gpu_worker.generate.model_config import ENV_PREFIX, MODELS_DIR_ENV, DiffusionConfig
+
+    return {MODELS_DIR_ENV} | {ENV_PREFIX + f.name.upper() for f in fields(DiffusionConfig) if f.name != "models_dir"}

@@ -72,7 +72,7 @@ def list_products(shop: Shop, run: BulkRun) -> list[ProductInfo]:
     from plugin.services import shopify_reads
 
     if run.scope == "selection":
-        return shopify_reads.products_by_ids(shop, run.selected)
+        return shopify_reads.products_by_ids(shop, run.selected, variant_ids=[])  # a bulk run uses no variant
     return shopify_reads.catalog_products(shop, collection_id=run.scope_ref)
 
 

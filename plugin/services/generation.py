@@ -23,6 +23,7 @@ from plugin.security.safe_fetch import FetchedImage, FetchPolicy, FetchRejected,
 from plugin.services import jobs
 from plugin.services.errors import StorageUnavailable, storage_errors
 from plugin.services.queue import send_after_commit
+from plugin.services.settings import get_settings
 from plugin.storage import get_storage, keys
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ def start_generation(
         job_id=job.id, shop=shop.domain, source_key=job.source_key, pose_set=job.pose_set,
         poses=poses if poses is not None else job.poses, backend=job.backend,
         seed=job.seed if seed is None else seed, max_size=job.max_size, source_skeleton=skeleton, run=run,
+        output_format=get_settings(shop).output_format or "png",
     )  # fmt: skip
     spec_key = keys.spec(shop.domain, job.id, run)
     _put(spec_key, json.dumps(spec.to_kwargs()).encode(), "application/json", "saving the job's instructions")

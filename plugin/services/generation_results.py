@@ -77,14 +77,15 @@ def record_done(job_id: int, manifest_key: str) -> None:
     for rec in records:
         out = existing.get(rec.pose_id)
         if out is None:
-            out = Output(shop_id=job.shop_id, job_id=job.id, pose_id=rec.pose_id, variant_id=job.variant_id)
+            out = Output(shop_id=job.shop_id, job_id=job.id, pose_id=rec.pose_id, variant_id=job.variant_id,
+                         position=order.index(rec.pose_id) if rec.pose_id in order else len(order))  # fmt: skip
             db.session.add(out)
         elif manifest.run != "main" and not out.regenerating:
             continue  # a late duplicate of a regeneration already applied
         elif manifest.run == "main" and out.shopify_media_id:
             continue  # already published from an earlier delivery; never replace it silently
         out.pose_name = rec.pose_name
-        out.position = order.index(rec.pose_id) if rec.pose_id in order else len(order)
+        # an existing output keeps its position: the merchant may have moved it (approve {position})
         out.storage_key, out.seed, out.width, out.height = rec.key, rec.seed, rec.width, rec.height
         out.oks, out.pck, out.passed, out.reasons = rec.oks, rec.pck, rec.passed, list(rec.reasons)
         out.decision, out.regenerating = Decision.PENDING, False

@@ -54,7 +54,7 @@ def create_jobs(shop: Shop, data: dict[str, Any]) -> tuple[list[Job], int]:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise InvalidRequest("seed must be an integer 0..2^31-1", code="invalid_request")
 
-    products = {p.id: p for p in shopify_reads.products_by_ids(shop, product_ids)}
+    products = {p.id: p for p in shopify_reads.products_by_ids(shop, product_ids, variant_ids)}
     missing = [pid for pid in product_ids if pid not in products]
     if missing:
         raise InvalidRequest(f"no product {', '.join(missing)} in this shop", code="unknown_product", status=404)

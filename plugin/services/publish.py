@@ -25,10 +25,36 @@ class Transient(Exception):
     """Shopify is throttling or unavailable: the publish task retries with backoff."""
 
 
+# The stored output's extension → the MIME type Shopify is told (the GPU worker writes png, jpeg or webp).
+MIME_BY_EXT = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def output_ext(out: Output) -> str:
+    """The stored image's real extension (`png` when the key has none we know)."""
+    ext = out.storage_key.rpartition(".")[2].lower() if "." in out.storage_key else ""
+    return ext if ext in MIME_BY_EXT else "png"
+
+
 def output_filename(job: Job, out: Output) -> str:
     from plugin.shopify.media import deterministic_filename
 
-    return deterministic_filename(job.id, f"{out.pose_id}-{out.seed}")
+    return deterministic_filename(job.id, f"{out.pose_id}-{out.seed}", ext=output_ext(out))
+
+
+def variant_images(job: Job, approved: list[Output]) -> list[str | None]:
+    """Each approved output's variant (chosen at approve, in `Output.variant_id`), in publish order, at most one
+    image per variant (Shopify shows one): a later output naming a variant already taken gets none. When no output
+    names a variant at all, the first image becomes the job's variant's image."""
+    taken: set[str] = set()
+    chosen: list[str | None] = []
+    for o in approved:
+        variant = o.variant_id if o.variant_id and o.variant_id not in taken else None
+        if variant:
+            taken.add(variant)
+        chosen.append(variant)
+    if chosen and not taken and job.variant_id:
+        chosen[0] = job.variant_id
+    return chosen
 
 
 def _replace_previous(job: Job) -> bool:
@@ -60,12 +86,11 @@ def run_publish(job_id: int) -> None:
     images = [
         ImageToPublish(
             key=str(o.id), filename=output_filename(job, o), bytes=storage.get(o.storage_key),
-            mime="image/png" if o.storage_key.endswith(".png") else "image/jpeg",
+            mime=MIME_BY_EXT[output_ext(o)],
             alt=pose_alt_text(job.product_title or "{product_title}", o.pose_name or o.pose_id),
-            # one image per variant (Shopify's rule): the first approved pose becomes the variant's image
-            variant_id=job.variant_id if i == 0 else None,
+            variant_id=variant,
         )
-        for i, o in enumerate(approved)
+        for o, variant in zip(approved, variant_images(job, approved), strict=True)
     ]  # fmt: skip
     if not images:
         jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.PUBLISHING], stage="nothing approved")
