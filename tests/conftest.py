@@ -117,10 +117,9 @@ def empty_all_tables(engine: Any) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def _redis_session_url() -> Iterator[str]:
-    """TEST_REDIS_URL with a database number (1-15) claimed for this session (parallel runs don't collide)."""
-    base = urlsplit(os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL))
+def claim_redis_database(base_url: str) -> tuple[str, str]:
+    """Claim a Redis database number (1-15) that no live test session holds; returns (url, claim token)."""
+    base = urlsplit(base_url)
     token = uuid.uuid4().hex
     numbers = list(range(1, 16))
     random.shuffle(numbers)
@@ -129,15 +128,25 @@ def _redis_session_url() -> Iterator[str]:
         client = redis.Redis.from_url(url)
         if client.set(_REDIS_CLAIM_KEY, token, nx=True, ex=3600):
             client.close()
-            break
+            return url, token
         client.close()
-    else:  # all 15 claimed by live sessions (or stale claims within their 1 h TTL): share one
-        url = urlunsplit(base._replace(path=f"/{numbers[-1]}"))
-    yield url
+    # all 15 claimed by live sessions (or stale claims within their 1 h TTL): share one
+    return urlunsplit(base._replace(path=f"/{numbers[-1]}")), token
+
+
+def release_redis_database(url: str, token: str) -> None:
     client = redis.Redis.from_url(url)
     if client.get(_REDIS_CLAIM_KEY) == token.encode():
         client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def _redis_session_url() -> Iterator[str]:
+    """TEST_REDIS_URL with a database number (1-15) claimed for this session (parallel runs don't collide)."""
+    url, token = claim_redis_database(os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL))
+    yield url
+    release_redis_database(url, token)
 
 
 @pytest.fixture

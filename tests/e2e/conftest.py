@@ -144,7 +144,33 @@ def make_workers(env: dict[str, str], tmp: Path, *, gpu_env: dict[str, str] | No
 
 
 @pytest.fixture(scope="session")
-def stack(database_url: str, _redis_session_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def e2e_database_url() -> Iterator[str]:
+    """The stack's own database: its long-lived workers must never meet the unit tests' per-test TRUNCATE."""
+    from plugin.schema import upgrade
+    from tests.conftest import DEFAULT_DATABASE_URL, create_scratch_database, drop_scratch_database
+
+    base_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    url = create_scratch_database(base_url, prefix="pose_studio_e2e")
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_scratch_database(url, base_url)
+
+
+@pytest.fixture(scope="session")
+def e2e_redis_url() -> Iterator[str]:
+    """The stack's own Redis database: its workers must not consume the tasks unit tests enqueue and inspect."""
+    from tests.conftest import DEFAULT_REDIS_URL, claim_redis_database, release_redis_database
+
+    url, token = claim_redis_database(os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL))
+    yield url
+    release_redis_database(url, token)
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_database_url: str, e2e_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    database_url, _redis_session_url = e2e_database_url, e2e_redis_url
     from plugin import create_app
     from tests.shopify_emulator import ShopifyEmulator
 
