@@ -7,15 +7,14 @@ as SDXL base expects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import PIL.Image
 import torch
 from diffusers import StableDiffusionXLControlNetImg2ImgPipeline
-from diffusers.utils.torch_utils import randn_tensor
 
-StepCallback = Callable[[int, int], None]
+from ._denoise import PoseDenoiseMixin, StepCallback
 
 
 @dataclass
@@ -38,7 +37,7 @@ def _repeat(t: torch.Tensor, batch: int) -> torch.Tensor:
     return t.repeat(batch, *([1] * (t.dim() - 1)))
 
 
-class PoseControlNetXLPipeline(StableDiffusionXLControlNetImg2ImgPipeline):
+class PoseControlNetXLPipeline(PoseDenoiseMixin, StableDiffusionXLControlNetImg2ImgPipeline):
     """SDXL-class pose pipeline. Components exactly as `StableDiffusionXLControlNetImg2ImgPipeline`."""
 
     @torch.no_grad()
@@ -105,7 +104,6 @@ class PoseControlNetXLPipeline(StableDiffusionXLControlNetImg2ImgPipeline):
             raise ValueError("conditioning was encoded without classifier-free guidance; encode it again")
         device = self._execution_device
         do_cfg = conditioning.do_cfg
-        refine = init_images is not None
 
         # 2. Expand the per-photo conditioning to the batch: [negative × b, positive × b] under CFG
         prompt_embeds = _repeat(conditioning.prompt_embeds, batch)
@@ -135,86 +133,28 @@ class PoseControlNetXLPipeline(StableDiffusionXLControlNetImg2ImgPipeline):
                 image_embeds.append(emb.to(device))
             unet_added_cond_kwargs["image_embeds"] = image_embeds
 
-        # 3. Prepare the control images (one per pose)
-        control = self.prepare_control_image(
-            image=list(control_images),
-            width=width,
+        # 3.-6. Prepare the control images, timesteps and latents, then the denoising loop (shared: `_denoise`)
+        latents = self._denoise(
+            control_images=control_images,
+            generators=generators,
+            init_images=init_images,
+            prompt_embeds=prompt_embeds,
+            controlnet_added_cond_kwargs=added_cond_kwargs,
+            unet_added_cond_kwargs=unet_added_cond_kwargs,
             height=height,
-            batch_size=batch,
-            num_images_per_prompt=1,
+            width=width,
+            num_inference_steps=num_inference_steps,
+            strength=strength,
+            guidance_scale=guidance_scale,
+            controlnet_conditioning_scale=controlnet_conditioning_scale,
+            eta=eta,
+            do_cfg=do_cfg,
             device=device,
-            dtype=self.controlnet.dtype,
-            do_classifier_free_guidance=do_cfg,
-            guess_mode=False,
+            step_callback=step_callback,
         )
 
-        # 4. Prepare timesteps (refine starts part-way, at `strength`)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        if refine:
-            timesteps, _ = self.get_timesteps(num_inference_steps, strength, device)
-        else:
-            timesteps = self.scheduler.timesteps
-        if len(timesteps) == 0:
-            raise ValueError(f"strength {strength} with {num_inference_steps} steps leaves no step to run")
-
-        # 5. Prepare latents: noise from each item's own generator, so an item does not depend on its batch
-        dtype = prompt_embeds.dtype
-        if refine:
-            image = self.image_processor.preprocess(list(init_images), height=height, width=width)  # type: ignore[arg-type]
-            latents = self.prepare_latents(
-                image.to(dtype=torch.float32),
-                timesteps[:1].repeat(batch),
-                batch,
-                1,
-                dtype,
-                device,
-                list(generators),
-            )
-        else:
-            shape = (
-                batch,
-                self.unet.config.in_channels,
-                height // self.vae_scale_factor,
-                width // self.vae_scale_factor,
-            )
-            latents = randn_tensor(shape, generator=list(generators), device=device, dtype=dtype)
-            latents = latents * self.scheduler.init_noise_sigma
-        extra_step_kwargs = self.prepare_extra_step_kwargs(list(generators), eta)
-
-        # 6. Denoising loop
-        for i, t in enumerate(timesteps):
-            latent_in = torch.cat([latents] * 2) if do_cfg else latents
-            latent_in = self.scheduler.scale_model_input(latent_in, t)
-            down_res, mid_res = self.controlnet(
-                latent_in,
-                t,
-                encoder_hidden_states=prompt_embeds,
-                controlnet_cond=control,
-                conditioning_scale=controlnet_conditioning_scale,
-                guess_mode=False,
-                added_cond_kwargs=added_cond_kwargs,
-                return_dict=False,
-            )
-            noise_pred = self.unet(
-                latent_in,
-                t,
-                encoder_hidden_states=prompt_embeds,
-                down_block_additional_residuals=down_res,
-                mid_block_additional_residual=mid_res,
-                added_cond_kwargs=unet_added_cond_kwargs,
-                return_dict=False,
-            )[0]
-            if do_cfg:
-                uncond, cond = noise_pred.chunk(2)
-                noise_pred = uncond + guidance_scale * (cond - uncond)
-            latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs, return_dict=False)[0]
-            if step_callback is not None:
-                step_callback(i + 1, len(timesteps))
-
         # 7. Decode (the SDXL VAE overflows in fp16: decode in fp32 when its config asks for it)
-        if getattr(self, "final_offload_hook", None) is not None:
-            self.unet.to("cpu")
-            self.controlnet.to("cpu")
+        self._offload_denoisers()
         upcast = self.vae.dtype == torch.float16 and self.vae.config.force_upcast
         if upcast:
             self.vae.to(dtype=torch.float32)
