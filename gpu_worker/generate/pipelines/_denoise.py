@@ -19,7 +19,7 @@ StepCallback = Callable[[int, int], None]
 
 
 class PoseDenoiseMixin:
-    """Steps 3-6 of the pose pipelines' `__call__`, for a diffusers ControlNet img2img pipeline subclass."""
+    """Steps 1 and 3-6 of the pose pipelines' `__call__`, for a diffusers ControlNet img2img pipeline subclass."""
 
     # Provided by the diffusers pipeline this is mixed into.
     unet: Any
@@ -32,6 +32,29 @@ class PoseDenoiseMixin:
     prepare_latents: Callable[..., torch.Tensor]
     prepare_extra_step_kwargs: Callable[..., dict[str, Any]]
 
+
+    def _check_inputs(
+        self,
+        control_images: Sequence[Any],
+        generators: Sequence[Any],
+        init_images: Sequence[Any] | None,
+        height: int,
+        width: int,
+        guidance_scale: float,
+        do_cfg: bool,
+    ) -> int:
+        """Step 1 of both pipelines: concise errors instead of silent correction. Returns the batch size."""
+        batch = len(control_images)
+        if batch == 0 or len(generators) != batch:
+            raise ValueError(f"need one generator per control image, got {len(generators)} for {batch}")
+        if init_images is not None and len(init_images) != batch:
+            raise ValueError(f"need one init image per control image, got {len(init_images)} for {batch}")
+        multiple = self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+        if height % multiple or width % multiple:
+            raise ValueError(f"height and width must be multiples of {multiple}, got {width}x{height}")
+        if guidance_scale > 1.0 and not do_cfg:
+            raise ValueError("conditioning was encoded without classifier-free guidance; encode it again")
+        return batch
     def _denoise(
         self,
         *,

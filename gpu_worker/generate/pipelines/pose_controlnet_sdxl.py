@@ -92,16 +92,8 @@ class PoseControlNetXLPipeline(PoseDenoiseMixin, StableDiffusionXLControlNetImg2
     ) -> list[PIL.Image.Image]:
         """Denoise one batch (one item per pose) and return the decoded images (`width` × `height`)."""
         # 1. Check inputs. Raise error if not correct
-        batch = len(control_images)
-        if batch == 0 or len(generators) != batch:
-            raise ValueError(f"need one generator per control image, got {len(generators)} for {batch}")
-        if init_images is not None and len(init_images) != batch:
-            raise ValueError(f"need one init image per control image, got {len(init_images)} for {batch}")
-        multiple = self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
-        if height % multiple or width % multiple:
-            raise ValueError(f"height and width must be multiples of {multiple}, got {width}x{height}")
-        if guidance_scale > 1.0 and not conditioning.do_cfg:
-            raise ValueError("conditioning was encoded without classifier-free guidance; encode it again")
+        batch = self._check_inputs(control_images, generators, init_images, height, width, guidance_scale,
+                                   conditioning.do_cfg)  # fmt: skip
         device = self._execution_device
         do_cfg = conditioning.do_cfg
 
