@@ -178,6 +178,11 @@ def generate(
                     "pck": round(q.pck, 4),
                     "passed": q.passed,
                     "scores": q.to_dict()["scores"],
+                    # what the backend said about itself; `pose-studio check` takes it back with the image
+                    "report": {
+                        "uncovered_fraction": round(o.rendered.uncovered_fraction, 5),
+                        "foldover_fraction": round(o.rendered.foldover_fraction, 5),
+                    },
                     "seconds": round(o.seconds, 3),
                     "reasons": list(q.reasons),
                 }

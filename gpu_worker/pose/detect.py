@@ -150,6 +150,22 @@ def detect_all(image: ImageSource, *, max_size: int = 2048, retry: bool = True) 
     return people
 
 
+def detect_other_views(image: Image.Image) -> list[Skeleton]:
+    """The first person found on each of `_views` (padded copy, figure crops), in `image`'s frame.
+
+    For the output gate: when the first reading of an output does not show the target pose, another view may read
+    the same picture right (the detector misreads some raised-arm drawings at one scale only).
+    """
+    arr = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    h, w = arr.shape[:2]
+    found = []
+    for canvas, ox, oy in _views(arr, crops_only=False):
+        people = _detect_array(canvas, ox, oy, w, h)
+        if people and people[0].visible().any():
+            found.append(people[0])
+    return found
+
+
 def _is_narrow(w: int, h: int) -> bool:
     return max(w, h) > RETRY_ASPECT * min(w, h)
 
