@@ -226,6 +226,22 @@ def shop_uninstalled(shop_id: int, delivery_id: int | None = None) -> int:
     return shop_data.cancel_shop_work(shop_id)
 
 
+@shared_task(name=task_names.SHOP_REDACT_TASK, bind=True)
+def shop_redact(self: Task, delivery_id: int) -> str:
+    from plugin.models.webhook_delivery import DeliveryStatus
+    from plugin.shopify.webhooks import claim_delivery, finish_delivery, release_delivery
+
+    # one run erases, however many copies were sent (a duplicate webhook, reconcile)
+    if not claim_delivery(delivery_id):
+        return "already_claimed"
+    outcome = _guarded(self, lambda: shop_data.redact_shop(delivery_id),
+                       give_up=lambda code, message: finish_delivery(delivery_id, DeliveryStatus.FAILED),
+                       on_retry=lambda exc: release_delivery(delivery_id),
+                       what=f"shop/redact delivery {delivery_id}")  # fmt: skip
+    finish_delivery(delivery_id)
+    return outcome
+
+
 @shared_task(name=task_names.SHOP_ERASE_STORAGE, **RETRY)
 def shop_erase_storage(shop_domain: str, shop_id: int | None = None, delivery_id: int | None = None,
                        final: bool = False) -> int:  # fmt: skip

@@ -98,6 +98,12 @@ def catalog_products(shop: Shop, collection_id: str | None = None) -> list[Produ
     return [from_catalog(p) for p in catalog.export_products()]
 
 
+def product_in_shop(shop: Shop, product_id: str) -> bool:
+    """Whether the shop's Admin API knows the product: a product webhook's body does not name its shop, so this is
+    how a body replayed under another shop's header is told apart (plugin.shopify.webhook_checks)."""
+    return _catalog(shop).get_product(product_id) is not None
+
+
 def collections_of(shop: Shop, product_id: str) -> list[str]:
     """The GIDs of the collections the product is in (ProductCollections; [] when the product is gone)."""
     return [c.id for c in _catalog(shop).product_collections(product_id) or []]

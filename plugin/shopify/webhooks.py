@@ -27,14 +27,13 @@ from plugin.extensions import Base, db, utcnow
 from plugin.models.shop import Shop
 from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
 from plugin.security.shop_domain import is_valid_shop_domain
-from plugin.task_names import PRODUCTS_CHANGED, SHOP_ERASE_STORAGE, SHOP_UNINSTALLED, SHOPIFY_QUEUE
+from plugin.shopify import webhook_checks
+from plugin.shopify.webhook_checks import APP_UNINSTALLED, PRODUCT_TOPICS, SHOP_REDACT
+from plugin.task_names import PRODUCTS_CHANGED, SHOP_REDACT_TASK, SHOP_UNINSTALLED, SHOPIFY_QUEUE
 
 log = logging.getLogger(__name__)
 
-PRODUCT_TOPICS = frozenset({"products/create", "products/update", "products/delete"})
 CUSTOMER_PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact"})
-APP_UNINSTALLED = "app/uninstalled"
-SHOP_REDACT = "shop/redact"
 
 
 class WebhookRejected(Exception):
@@ -50,6 +49,9 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    # the signed body does not belong to the header's shop (a replay with rewritten headers), or shop/redact for a
+    # shop that is installed now: recorded as ignored, nothing changed
+    MISMATCH = "mismatch"
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,12 @@ class _Task:
 
 
 def record_and_dispatch(meta: WebhookMeta, raw_body: bytes) -> Outcome:
-    """Record the delivery (dedupe), apply the in-request effects, commit, then enqueue follow-up work."""
+    """Record the delivery (dedupe), check the body against the headers, commit, then enqueue follow-up work.
+
+    Nothing is erased or cancelled here: the request only records and enqueues (Shopify waits 5 s at most, and an
+    erasure that fails half-way must be retried, which a task does)."""
     shop = db.session.execute(select(Shop).where(Shop.domain == meta.shop_domain)).scalar_one_or_none()
+    payload = _json_or_none(raw_body)
     delivery = WebhookDelivery(
         event_id=meta.event_id,
         webhook_id=meta.webhook_id,
@@ -142,7 +148,7 @@ def record_and_dispatch(meta: WebhookMeta, raw_body: bytes) -> Outcome:
         api_version=meta.api_version,
         # Only product payloads are kept (the job layer reads them). Customer and shop payloads carry personal
         # data we have no use for, so they are never stored.
-        payload=_json_or_none(raw_body) if meta.topic in PRODUCT_TOPICS else None,
+        payload=payload if meta.topic in PRODUCT_TOPICS else None,
         triggered_at=meta.triggered_at,
         received_at=utcnow(),
         status=DeliveryStatus.RECEIVED,
@@ -154,7 +160,16 @@ def record_and_dispatch(meta: WebhookMeta, raw_body: bytes) -> Outcome:
         db.session.rollback()
         return _handle_duplicate(meta.event_id)
 
-    task = _apply(meta, delivery, shop)
+    reason = _refusal(meta, payload, shop)
+    if reason is not None:
+        # An attacker learns nothing from the answer; the operator sees the reason (no payload: personal data).
+        log.warning("webhook %s for %s (event %s) refused without effect: %s", meta.topic, meta.shop_domain,
+                    meta.event_id, reason)
+        delivery.payload, delivery.shop_id = None, None  # not the shop's: kept only as the event id's record
+        delivery.status = DeliveryStatus.IGNORED
+        db.session.commit()
+        return Outcome.MISMATCH
+    task = _apply(meta, delivery, shop, payload)
     db.session.commit()
     if task is None:
         return Outcome.IGNORED if delivery.status is DeliveryStatus.IGNORED else Outcome.ACCEPTED
@@ -162,8 +177,32 @@ def record_and_dispatch(meta: WebhookMeta, raw_body: bytes) -> Outcome:
     return Outcome.ACCEPTED
 
 
-def _apply(meta: WebhookMeta, delivery: WebhookDelivery, shop: Shop | None) -> _Task | None:
-    """In-request effects inside the delivery's transaction; returns the task to send after commit."""
+def _refusal(meta: WebhookMeta, payload: Any, shop: Shop | None) -> str | None:
+    """Why this delivery must not change anything (None: go ahead)."""
+    if shop is None:
+        return None  # nothing of ours to change; recorded as ignored/processed by _apply
+    if meta.topic == SHOP_REDACT and shop.is_installed:
+        # Shopify sends shop/redact 48 h after an uninstall; for a shop that uses the app now it is a replay.
+        return "shop/redact for a shop that is installed"
+    known_id = _shopify_shop_id(shop.id) if meta.topic == SHOP_REDACT else None
+    return webhook_checks.mismatch(meta.topic, meta.shop_domain, payload, known_id)
+
+
+def _shopify_shop_id(shop_id: int) -> int | None:
+    """The Shopify shop id a verified app/uninstalled of this shop reported (kept in that delivery's payload)."""
+    recorded = db.session.scalars(
+        select(WebhookDelivery.payload)
+        .where(WebhookDelivery.shop_id == shop_id, WebhookDelivery.topic == APP_UNINSTALLED,
+               WebhookDelivery.status != DeliveryStatus.IGNORED)
+        .order_by(WebhookDelivery.id.desc()).limit(1)
+    ).first()  # fmt: skip
+    value = recorded.get("shopify_shop_id") if isinstance(recorded, dict) else None
+    return value if isinstance(value, int) else None
+
+
+def _apply(meta: WebhookMeta, delivery: WebhookDelivery, shop: Shop | None, payload: Any) -> _Task | None:
+    """In-request effects inside the delivery's transaction (token removal only); returns the task to send after
+    commit."""
     topic = meta.topic
     if topic in CUSTOMER_PRIVACY_TOPICS:
         # We store no customer data (product images only): answering and recording is the whole duty.
@@ -171,13 +210,10 @@ def _apply(meta: WebhookMeta, delivery: WebhookDelivery, shop: Shop | None) -> _
         return None
     if topic == SHOP_REDACT:
         if shop is not None:
-            erased = {"shop_id": shop.id, "shop_domain": shop.domain}
-            erase_shop(shop.id)
-            # The record outlives the shop: it keeps which shop was erased, so a failed storage-erasure
-            # enqueue
-            # can be re-sent when Shopify retries.
-            delivery.payload = erased
-            return _Task(SHOP_ERASE_STORAGE, {**erased, "delivery_id": delivery.id})
+            # The record outlives the shop: it keeps which shop to erase, so the task (and a re-send when
+            # Shopify retries after a failed enqueue) knows what to do once the rows are gone.
+            delivery.payload = {"shop_id": shop.id, "shop_domain": shop.domain}
+            return _Task(SHOP_REDACT_TASK, {"delivery_id": delivery.id})
         delivery.status = DeliveryStatus.PROCESSED
         return None
     if shop is None:
@@ -191,6 +227,9 @@ def _apply(meta: WebhookMeta, delivery: WebhookDelivery, shop: Shop | None) -> _
                 refresh_token_expires_at=None, uninstalled_at=utcnow(), updated_at=utcnow(),
             )
         )
+        # only the shop's Shopify id is kept (to check a later shop/redact); the rest is personal data
+        shopify_id = webhook_checks.shopify_shop_id(payload)
+        delivery.payload = {"shopify_shop_id": shopify_id} if shopify_id is not None else None
         return _Task(SHOP_UNINSTALLED, {"shop_id": shop.id, "delivery_id": delivery.id})
     if topic in PRODUCT_TOPICS:
         return _Task(PRODUCTS_CHANGED, {"delivery_id": delivery.id})
@@ -266,19 +305,20 @@ def finish_delivery(delivery_id: int, status: DeliveryStatus = DeliveryStatus.PR
     db.session.commit()
 
 
-def stale_product_deliveries(older_than: timedelta = PROCESSING_LEASE,
-                             newer_than: timedelta = timedelta(hours=24)) -> list[int]:  # fmt: skip
-    """Product deliveries whose task never ran to the end: still `received` (the enqueue failed and no duplicate
-    came) or `processing` past the lease (the worker died). Within a day, so a delivery that kills its worker is
-    not re-sent forever. For reconcile."""
+def stale_deliveries(older_than: timedelta = PROCESSING_LEASE,
+                     newer_than: timedelta = timedelta(hours=24)) -> list[tuple[int, str]]:  # fmt: skip
+    """(delivery id, task name) of product and shop/redact deliveries whose task never ran to the end: still
+    `received` (the enqueue failed and no duplicate came) or `processing` past the lease (the worker died). Within a
+    day, so a delivery that kills its worker is not re-sent forever. For reconcile."""
     now = utcnow()
-    return list(db.session.scalars(
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.topic.in_(PRODUCT_TOPICS),
+    rows = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.topic)
+        .where(WebhookDelivery.topic.in_([*PRODUCT_TOPICS, SHOP_REDACT]),
                WebhookDelivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSING]),
                WebhookDelivery.received_at < now - older_than, WebhookDelivery.received_at > now - newer_than)
         .order_by(WebhookDelivery.id).limit(500)
-    ))  # fmt: skip
+    ).all()  # fmt: skip
+    return [(row.id, SHOP_REDACT_TASK if row.topic == SHOP_REDACT else PRODUCTS_CHANGED) for row in rows]
 
 
 def release_delivery(delivery_id: int) -> None:
@@ -290,7 +330,7 @@ def _task_for_recorded(delivery: WebhookDelivery) -> _Task | None:
     if delivery.topic in PRODUCT_TOPICS:
         return _Task(PRODUCTS_CHANGED, {"delivery_id": delivery.id})
     if delivery.topic == SHOP_REDACT and isinstance(delivery.payload, dict) and "shop_id" in delivery.payload:
-        return _Task(SHOP_ERASE_STORAGE, {**delivery.payload, "delivery_id": delivery.id})
+        return _Task(SHOP_REDACT_TASK, {"delivery_id": delivery.id})
     if delivery.topic == APP_UNINSTALLED and delivery.shop_id is not None:
         return _Task(SHOP_UNINSTALLED, {"shop_id": delivery.shop_id, "delivery_id": delivery.id})
     return None
