@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from plugin.extensions import db
@@ -17,6 +17,7 @@ from plugin.models.bulk import BulkRun
 from plugin.models.job import Job
 from plugin.models.output import Decision, Output
 from plugin.models.product_source import ProductSource
+from plugin.security.body_limits import limit_for, too_large
 from plugin.security.tenancy import get_for_shop_or_404
 from plugin.services import bulk, jobs, on_demand, overview, pose_sets, review, settings, shop_data, shopify_reads
 from plugin.services.errors import Conflict, InvalidRequest, JobLayerError, NotFound
@@ -25,8 +26,6 @@ from plugin.shopify.auth import require_session
 from plugin.storage import KeyMissing, get_storage
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_REFERENCE_PHOTO_BYTES = 15 * 1024 * 1024
 
 
 def error(code: str, message: str, status: int) -> tuple[Response, int]:
@@ -42,6 +41,8 @@ def _job_layer_error(exc: JobLayerError) -> tuple[Response, int]:
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     status = exc.code or 500
+    if status == 413:  # a chunked body that ran past its limit while being read
+        return too_large(limit_for(request)), 413
     messages = {404: "not found in this shop; check the id", 405: "method not allowed on this route",
                 400: "the request could not be read; send JSON", 413: "the upload is too large"}  # fmt: skip
     return error(exc.name.lower().replace(" ", "_"), messages.get(status, exc.description or exc.name), status)
@@ -182,9 +183,11 @@ def create_pose_set() -> tuple[Response, int]:
         photo = request.files.get("photo")
         if photo is None:
             raise InvalidRequest("send the reference photo in the 'photo' field", code="invalid_pose_set")
-        data = photo.read(MAX_REFERENCE_PHOTO_BYTES + 1)
-        if len(data) > MAX_REFERENCE_PHOTO_BYTES:
-            raise InvalidRequest("the reference photo is over 15 MB; upload a smaller one", code="photo_too_large")
+        limit = current_app.config["POSE_STUDIO_MAX_PHOTO_BYTES"]
+        data = photo.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidRequest(f"the reference photo is over {limit / 2**20:.0f} MB; upload a smaller one",
+                                 code="photo_too_large")  # fmt: skip
         row = pose_sets.create_from_photo(g.shop, request.form.get("name", ""), data)
         return jsonify(pose_sets.custom_set_to_dict(row)), 202
     data = body()
