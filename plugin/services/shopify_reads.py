@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from plugin.extensions import db
 from plugin.models.job import Job
 from plugin.models.shop import Shop
+from plugin.services.errors import InvalidRequest
 from plugin.services.products import (
     ProductImage,
     ProductInfo,
@@ -132,9 +133,20 @@ def _variant_to_dict(product: ProductInfo, v: VariantInfo) -> dict[str, Any]:
 
 def products_page(shop: Shop, *, after: str | None = None, query: str | None = None) -> dict[str, Any]:
     from plugin.shopify import operations as ops
+    from plugin.shopify.errors import ShopifyGraphQLError
 
     result = admin_client(shop).execute(ops.PRODUCTS_PAGE, {"first": 10, "after": after, "query": query})
-    connection = result.raise_for_errors().data["products"]
+    try:
+        connection = result.raise_for_errors().data["products"]
+    except ShopifyGraphQLError as exc:
+        # a cursor or search the merchant's page sent that Shopify does not accept (stale, edited, or junk): the
+        # request is wrong, not our server
+        if after and "cursor" in str(exc).lower():
+            raise InvalidRequest("the page cursor is not valid (any more); load the first page again",
+                                 code="invalid_cursor") from None  # fmt: skip
+        if query:
+            raise InvalidRequest("Shopify did not accept this search; change it", code="invalid_query") from None
+        raise
     page = {"nodes": connection["nodes"], "pageInfo": connection["pageInfo"]}
     products = [from_graphql(node) for node in page["nodes"]]
     status = _status_by_product(shop, [p.id for p in products])
