@@ -52,7 +52,7 @@ def callback() -> BaseResponse:
     except TokenExchangeFailed as exc:
         log.warning("OAuth code exchange for %s refused: %s", shop, exc.code)
         return _text(502, "Shopify refused the authorization code; start the install again.")
-    store_token_pair(shop, pair)
+    store_token_pair(shop, pair, confirms_install=True)
     log.info("OAuth install of %s: stored an expiring offline token", shop)
     response = redirect(browser_url(shop, f"/admin/apps/{current_app.config['SHOPIFY_API_KEY']}"))
     response.delete_cookie(oauth.STATE_COOKIE, path="/auth")

@@ -165,7 +165,7 @@ def ensure_installed(session_token: SessionToken) -> int:
                 f"Shopify refused the token exchange for {domain} ({result.log.code}).", code=result.log.code
             )
         pair = _pair_from_library(result.access_token)
-        shop_id = store_token_pair(domain, pair)
+        shop_id = store_token_pair(domain, pair, confirms_install=True)
         log.info("token exchange for %s: stored an expiring offline token", domain)
         return shop_id
 

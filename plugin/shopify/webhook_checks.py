@@ -8,9 +8,10 @@ shop, and we compare it with the header before acting:
 - `shop/redact`: `shop_domain` equals the header shop; `shop_id` is a positive integer and, when we learnt the
   shop's Shopify id from a verified `app/uninstalled`, equal to it. (The shop must also be uninstalled: checked by
   the caller, which has the row.)
-- `app/uninstalled`, `app/scopes_update`: the shop object's `myshopify_domain` (or `domain` when Shopify leaves the
-  former out) equals the header shop; scopes_update carries no domain, so it must name the app installation only
-  through the header and its `current` scopes list must be a list of strings.
+- `app/uninstalled`: the shop object's `myshopify_domain` (or `domain` when Shopify leaves the former out) equals
+  the header shop.
+- `app/scopes_update`: its body names no shop; it must carry a `current` list of scope names (what we store is
+  informational only, and the next token refresh overwrites it with Shopify's own list).
 - `products/*`: the body names the product only; that the product belongs to the shop is confirmed against the
   Admin API by the task (plugin.services.automation) before any work starts. Here: the body has a product id.
 
@@ -20,12 +21,14 @@ and a genuine but odd delivery is not retried forever).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 PRODUCT_TOPICS = frozenset({"products/create", "products/update", "products/delete"})
 APP_UNINSTALLED = "app/uninstalled"
 APP_SCOPES_UPDATE = "app/scopes_update"
 SHOP_REDACT = "shop/redact"
+_SCOPE = re.compile(r"[a-z_]{1,64}")
 
 
 def _same_domain(value: Any, shop_domain: str) -> bool:
@@ -55,8 +58,9 @@ def mismatch(topic: str, shop_domain: str, payload: Any, known_shopify_id: int |
             return "app/uninstalled body names another shop"
         return None
     if topic == APP_SCOPES_UPDATE:
-        if not isinstance(payload, dict) or not isinstance(payload.get("current"), list) \
-                or not all(isinstance(s, str) for s in payload["current"]):
+        current = payload.get("current") if isinstance(payload, dict) else None
+        if not isinstance(current, list) or len(current) > 100 \
+                or not all(isinstance(s, str) and _SCOPE.fullmatch(s) for s in current):
             return "app/scopes_update body has no current scopes list"
         return None
     if topic in PRODUCT_TOPICS:

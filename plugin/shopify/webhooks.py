@@ -28,7 +28,7 @@ from plugin.models.shop import Shop
 from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
 from plugin.security.shop_domain import is_valid_shop_domain
 from plugin.shopify import webhook_checks
-from plugin.shopify.webhook_checks import APP_UNINSTALLED, PRODUCT_TOPICS, SHOP_REDACT
+from plugin.shopify.webhook_checks import APP_SCOPES_UPDATE, APP_UNINSTALLED, PRODUCT_TOPICS, SHOP_REDACT
 from plugin.task_names import PRODUCTS_CHANGED, SHOP_REDACT_TASK, SHOP_UNINSTALLED, SHOPIFY_QUEUE
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,19 @@ def _apply(meta: WebhookMeta, delivery: WebhookDelivery, shop: Shop | None, payl
     if shop is None:
         delivery.status = DeliveryStatus.IGNORED
         return None
+    if topic in (APP_UNINSTALLED, APP_SCOPES_UPDATE) and _before_install(meta, shop):
+        # Shopify does not order deliveries and retries for 4 h: this one is about an installation that has
+        # since been replaced by a reinstall; applying it would wipe the fresh one.
+        log.warning("webhook %s for %s triggered at %s, before the current installation (%s): ignored",
+                    topic, shop.domain, meta.triggered_at, shop.installed_at)
+        delivery.status = DeliveryStatus.IGNORED
+        return None
+    if topic == APP_SCOPES_UPDATE:
+        # The granted scopes are informational here (nothing is authorised by them; the next token refresh stores
+        # Shopify's own list again), so the body's `current` list is taken as it is.
+        shop.scopes = ",".join(payload["current"])[:1024]
+        delivery.status = DeliveryStatus.PROCESSED
+        return None
     if topic == APP_UNINSTALLED:
         # Shopify has already revoked the token; forget it now. Data stays until shop/redact (48 h later).
         db.session.execute(
@@ -235,6 +248,14 @@ def _apply(meta: WebhookMeta, delivery: WebhookDelivery, shop: Shop | None, payl
         return _Task(PRODUCTS_CHANGED, {"delivery_id": delivery.id})
     delivery.status = DeliveryStatus.IGNORED
     return None
+
+
+def _before_install(meta: WebhookMeta, shop: Shop) -> bool:
+    """Whether the event happened before the shop's current installation (a late or out-of-order delivery)."""
+    if meta.triggered_at is None or shop.installed_at is None:
+        return False
+    installed = shop.installed_at if shop.installed_at.tzinfo else shop.installed_at.replace(tzinfo=UTC)
+    return meta.triggered_at < installed
 
 
 def erase_shop(shop_id: int) -> None:

@@ -89,3 +89,18 @@ def test_a_product_body_of_another_shop_starts_no_work(
         db.session.commit()
         assert products_changed.apply(kwargs={"delivery_id": d.id}).get() == "product_not_in_shop"
         assert db.session.query(Job).filter_by(shop_id=shop.id).count() == 0
+
+
+def test_uninstall_task_cancels_nothing_once_the_shop_reinstalled(
+    app: Any, client: Any, redis_url: str, shop: Any, make_shop: Any, signed_webhook: Any
+) -> None:
+    from plugin.tasks import shop_uninstalled
+    from tests.plugin.jobs.helpers import new_job
+
+    with app.app_context():
+        job_id = new_job(db.session.get(Shop, shop.id), "gid://shopify/Product/1")
+    _uninstall(client, signed_webhook, shop.domain)
+    make_shop(shop.domain)  # reinstalled before the queued task ran
+    with app.app_context():
+        assert shop_uninstalled.apply(kwargs={"shop_id": shop.id}).get() == 0
+        assert db.session.get(Job, job_id).state.value == "queued"

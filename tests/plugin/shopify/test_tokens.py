@@ -59,7 +59,7 @@ def test_first_api_call_exchanges_the_id_token_once(installed: Any, emulator: An
 def test_reinstall_after_uninstall_exchanges_again(installed: Any, emulator: Any, id_token: Any,
                                                    signed_webhook: Any) -> None:
     client = installed.test_client()
-    body, headers = signed_webhook("app/uninstalled", SHOP)
+    body, headers = signed_webhook("app/uninstalled", SHOP, {"id": 1, "myshopify_domain": SHOP})
     assert client.post("/webhooks", data=body, headers=headers).status_code == 200
     with installed.app_context(), pytest.raises(ShopNotInstalled):
         get_access_token(SHOP)

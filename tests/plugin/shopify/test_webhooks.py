@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -266,3 +267,78 @@ def test_webhook_for_unknown_shop_is_recorded_and_ignored(app: Any, client: Any,
     assert (row.shop_id, row.status) == (None, DeliveryStatus.IGNORED)
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Shop)).scalar() == 0
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_a_late_uninstall_of_an_earlier_installation_leaves_the_reinstall_alone(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    # uninstalled an hour ago, reinstalled since (its uninstall webhook is only arriving now, a Shopify retry)
+    shop = make_shop(TEST_SHOP)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 1, "myshopify_domain": TEST_SHOP},
+                                   triggered_at=_iso(datetime.now(UTC) - timedelta(hours=1)))  # fmt: skip
+    response = client.post("/webhooks", data=body, headers=headers)
+    assert (response.status_code, response.json["status"]) == (200, "ignored")
+    with app.app_context():
+        stored = db.session.get(Shop, shop.id)
+        assert stored.is_installed and stored.has_tokens
+    assert queued(redis_url) == []
+
+
+def test_a_token_exchange_after_a_lost_uninstall_starts_a_new_installation(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    # the uninstall webhook has not arrived (uninstalled_at still NULL) when the merchant reinstalls: the exchange
+    # moves installed_at, so the late webhook is recognised as older than the reinstall
+    from plugin.shopify.token_store import TokenPair, store_token_pair
+
+    shop = make_shop(TEST_SHOP)
+    uninstalled = datetime.now(UTC)
+    with app.app_context():
+        store_token_pair(TEST_SHOP, TokenPair("shpat_new", None, "shprt_new", None), confirms_install=True)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 1, "myshopify_domain": TEST_SHOP},
+                                   triggered_at=_iso(uninstalled))  # fmt: skip
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "ignored"
+    with app.app_context():
+        assert db.session.get(Shop, shop.id).is_installed
+
+
+def test_an_uninstall_after_the_install_still_applies(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    shop = make_shop(TEST_SHOP)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 1, "myshopify_domain": TEST_SHOP},
+                                   triggered_at=_iso(datetime.now(UTC) + timedelta(seconds=1)))  # fmt: skip
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
+    with app.app_context():
+        assert not db.session.get(Shop, shop.id).is_installed
+
+
+def test_scopes_update_records_the_current_scopes(app: Any, client: Any, make_shop: Any,
+                                                  signed_webhook: Any) -> None:  # fmt: skip
+    shop = make_shop(TEST_SHOP, scopes="read_products")
+    body, headers = signed_webhook("app/scopes_update", TEST_SHOP, {
+        "id": 1, "previous": ["read_products"], "current": ["read_products", "write_products"],
+        "updated_at": _iso(datetime.now(UTC))})  # fmt: skip
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
+    with app.app_context():
+        assert db.session.get(Shop, shop.id).scopes == "read_products,write_products"
+    [row] = deliveries(app)
+    assert (row.status, row.payload) == (DeliveryStatus.PROCESSED, None)
+    # a malformed body changes nothing
+    body, headers = signed_webhook("app/scopes_update", TEST_SHOP, {"id": 1, "current": "all of them"})
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "mismatch"
+    with app.app_context():
+        assert db.session.get(Shop, shop.id).scopes == "read_products,write_products"
+
+
+def test_the_app_subscribes_to_every_topic_it_handles() -> None:
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[3] / "shopify.app.toml").read_text())
+    topics = {t for s in config["webhooks"]["subscriptions"] for t in s.get("topics", [])}
+    assert {"app/uninstalled", "app/scopes_update", "products/create", "products/update", "products/delete"} <= topics
