@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from plugin.blueprints import api_requests as req
+from plugin.errors import RefreshLockTimeout, ShopifyAuthError
 from plugin.extensions import db
 from plugin.models.bulk import BulkRun
 from plugin.models.job import Job
@@ -24,7 +25,7 @@ from plugin.security.tenancy import get_for_shop_or_404
 from plugin.services import bulk, jobs, on_demand, overview, pose_sets, review, settings, shop_data, shopify_reads
 from plugin.services.errors import Conflict, InvalidRequest, JobLayerError, NotFound
 from plugin.services.products import pick_source
-from plugin.shopify.auth import require_session
+from plugin.shopify.auth import RETRY_HEADER, require_session
 from plugin.shopify.errors import ShopifyError
 from plugin.storage import KeyMissing, get_storage
 
@@ -47,6 +48,21 @@ def error(code: str, message: str, status: int, fields: list[dict[str, str]] | N
 def _job_layer_error(exc: JobLayerError) -> tuple[Response, int]:
     db.session.rollback()
     return error(exc.code, exc.message, exc.status, exc.fields)
+
+
+@bp.errorhandler(ShopifyAuthError)
+def _token_unusable(exc: ShopifyAuthError) -> tuple[Response, int] | Response:
+    """The shop's stored token pair is gone or refused (cleared after an Admin API 401 or a refused refresh): 401
+    with App Bridge's retry header, whose retry carries a fresh ID token that exchanges a new pair."""
+    db.session.rollback()
+    if isinstance(exc, RefreshLockTimeout):
+        response, status = error("busy", "the shop's access token is being refreshed; retry in a few seconds", 503)
+        response.headers["Retry-After"] = "5"
+        return response, status
+    response, status = error("shopify_token_rejected", "Shopify no longer accepts this shop's access token; "
+                             "reload Pose Studio from the Shopify admin", 401)  # fmt: skip
+    response.headers[RETRY_HEADER] = "1"
+    return response, status
 
 
 @bp.errorhandler(ShopifyError)

@@ -32,12 +32,16 @@ def admin_client(shop: Shop) -> Any:
 
     from plugin.extensions import get_redis
     from plugin.shopify.admin_api import AdminClient
-    from plugin.shopify.auth import get_access_token
+    from plugin.shopify.auth import ShopTokens
 
-    domain = shop.domain
+    tokens = ShopTokens(shop.domain)
+    # a 401 forgets the pair (Shopify no longer accepts it); the client then asks for a token once more, which
+    # raises ShopNotInstalled: an API request answers 401 so App Bridge retries with an ID token (new exchange), a
+    # task records that the merchant must open the app
     return AdminClient(
-        domain, lambda: get_access_token(domain), api_version=current_app.config["SHOPIFY_API_VERSION"],
+        shop.domain, tokens, api_version=current_app.config["SHOPIFY_API_VERSION"],
         admin_origin=current_app.config.get("SHOPIFY_ADMIN_ORIGIN") or None, redis=get_redis(),
+        on_unauthorized=tokens.rejected,
     )
 
 
