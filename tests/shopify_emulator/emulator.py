@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -137,6 +138,7 @@ class ShopifyEmulator:
         self.tokens: dict[str, TokenRecord] = {}
         self.refresh_tokens: dict[str, RefreshRecord] = {}
         self.refresh_refusals: dict[str, tuple[int, str]] = {}
+        self.before_graphql: Callable[[str], None] | None = None
         self.auth_codes: dict[str, tuple[str, float]] = {}
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt: topic, shop, status, attempt, ...
         self.lock = threading.RLock()
@@ -583,6 +585,8 @@ class ShopifyEmulator:
             return self._json({"errors": [exc.formatted]})
         operation = get_operation_ast(document, body.get("operationName"))
         op_name = operation.name.value if operation and operation.name else "anonymous"
+        if self.before_graphql is not None:
+            self.before_graphql(op_name)  # a test's hook: something else goes wrong while Shopify is being asked
 
         if self.faults.roll("http_429", op_name):
             self.stats.http_429 += 1
