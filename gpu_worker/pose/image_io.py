@@ -2,6 +2,10 @@
 
 Every decode problem becomes a `BadImage` / `ImageTooLarge` (never a PIL traceback): the file is fully decoded
 here (`.load()`), so a truncated file fails now and not in the middle of generation.
+
+`to_rgb` is the one colour normaliser of every path that turns an upload into pixels: this loader (CLI, GPU
+worker) and the web side's re-encode of downloaded and uploaded photos (plugin/security/safe_fetch.py). This module
+imports only PIL, numpy and gpu_worker.errors, so the web app can use it without torch or mediapipe.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def load_image(src: ImageSource, *, max_size: int = 2048, max_pixels: int = 60_0
         ) from None
     # 4. colour: everything to 8-bit RGB, transparency composited on white
     try:
-        im = _to_rgb(im)
+        im = to_rgb(im)
     except (OSError, ValueError, TypeError) as exc:
         raise BadImage(
             f"the image's colour format ({im.mode}) cannot be read ({_one_line(exc)}); save it as RGB"
@@ -110,7 +114,9 @@ def _open(src: ImageSource) -> Image.Image:
         ) from None
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any decoded image as 8-bit RGB: 16/32-bit grey scaled (not clipped) to 8 bits, transparency composited on
+    white, palettes and CMYK converted. Raises what PIL raises for a mode it cannot convert."""
     mode = im.mode
     if mode.startswith("I") or mode == "F":
         # 16/32-bit grey: PIL's convert("L") clips instead of scaling, so scale by hand.
