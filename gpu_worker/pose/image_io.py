@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -20,6 +21,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from gpu_worker.errors import BadImage, ImageTooLarge
 
 MIN_SIDE = 64
+# A photo file larger than this is refused before it is read (the pixel cap needs the header only, but the whole
+# file is read first; a real photo at 60 megapixels is well under it).
+MAX_FILE_BYTES = 256 * 1024 * 1024
 ImageSource = str | os.PathLike[str] | bytes | Image.Image
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -97,10 +101,17 @@ def _open(src: ImageSource) -> Image.Image:
                     raise BadImage("the image file is empty (0 bytes); upload the photo again")
                 return Image.open(io.BytesIO(data))
             path = os.fspath(src)
-            if os.path.isfile(path) and os.path.getsize(path) == 0:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):
+                # a device (/dev/zero never ends) or a FIFO (blocks until someone writes) is not a photo
+                raise BadImage(f"{path} is not a regular file; give an image file")
+            if info.st_size == 0:
                 raise BadImage("the image file is empty (0 bytes); upload the photo again")
+            if info.st_size > MAX_FILE_BYTES:
+                raise ImageTooLarge(f"the image file is {info.st_size / 2**20:.0f} MB, over the "
+                                    f"{MAX_FILE_BYTES // 2**20} MB limit; upload a smaller one")  # fmt: skip
             with open(path, "rb") as fh:
-                data = fh.read()
+                data = fh.read(MAX_FILE_BYTES + 1)
             return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"the image has too many pixels ({exc}); upload a smaller image") from None
