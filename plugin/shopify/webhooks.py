@@ -2,9 +2,14 @@
 
 HMAC verification is `shopify_app.verify_webhook_req` (current and previous secret, constant-time, both header
 sets). Dedupe is the unique `event_id` of `webhook_deliveries`: inserting the row is the dedupe check, so two
-concurrent copies of one event cannot both pass. Work for the job layer is sent by task name only after the
-row
-is committed; a delivery whose enqueue failed stays `received`, and Shopify's retry (a duplicate) re-sends it.
+concurrent copies of one event cannot both pass. Work for the job layer is sent by task name only after the row is
+committed.
+
+Enqueued exactly once: the row is committed already marked `enqueued` (one transaction per delivery: the insert is
+the only write on the request path), then the task is sent. If the send fails the row goes back to `received` and
+the request answers 503; Shopify's retry (a duplicate) then takes the row from `received` to `enqueued` with one
+conditional UPDATE and sends it, so two copies can never both send. A process that dies between the commit and the
+send leaves an `enqueued` row with no message: reconcile re-sends it after PROCESSING_LEASE.
 """
 
 from __future__ import annotations
@@ -139,19 +144,27 @@ def record_and_dispatch(meta: WebhookMeta, raw_body: bytes) -> Outcome:
     erasure that fails half-way must be retried, which a task does)."""
     shop = db.session.execute(select(Shop).where(Shop.domain == meta.shop_domain)).scalar_one_or_none()
     payload = _json_or_none(raw_body)
+    reason = _refusal(meta, payload, shop)
+    if reason is not None:
+        status = DeliveryStatus.IGNORED
+    elif meta.topic in PRODUCT_TOPICS and shop is not None:
+        status = DeliveryStatus.ENQUEUED  # its task is sent right after the commit (the common case: one write)
+    else:
+        status = DeliveryStatus.RECEIVED
     delivery = WebhookDelivery(
         event_id=meta.event_id,
         webhook_id=meta.webhook_id,
-        shop_id=shop.id if shop is not None and meta.topic != SHOP_REDACT else None,
+        # a refused body is not the shop's: its row is kept only as the event id's record
+        shop_id=shop.id if shop is not None and meta.topic != SHOP_REDACT and reason is None else None,
         shop_domain=meta.shop_domain,
         topic=meta.topic,
         api_version=meta.api_version,
         # Only product payloads are kept (the job layer reads them). Customer and shop payloads carry personal
         # data we have no use for, so they are never stored.
-        payload=payload if meta.topic in PRODUCT_TOPICS else None,
+        payload=payload if meta.topic in PRODUCT_TOPICS and reason is None else None,
         triggered_at=meta.triggered_at,
         received_at=utcnow(),
-        status=DeliveryStatus.RECEIVED,
+        status=status,
     )
     db.session.add(delivery)
     try:
@@ -160,20 +173,21 @@ def record_and_dispatch(meta: WebhookMeta, raw_body: bytes) -> Outcome:
         db.session.rollback()
         return _handle_duplicate(meta.event_id)
 
-    reason = _refusal(meta, payload, shop)
     if reason is not None:
         # An attacker learns nothing from the answer; the operator sees the reason (no payload: personal data).
         log.warning("webhook %s for %s (event %s) refused without effect: %s", meta.topic, meta.shop_domain,
                     meta.event_id, reason)
-        delivery.payload, delivery.shop_id = None, None  # not the shop's: kept only as the event id's record
-        delivery.status = DeliveryStatus.IGNORED
         db.session.commit()
         return Outcome.MISMATCH
     task = _apply(meta, delivery, shop, payload)
+    if task is not None:
+        delivery.status = DeliveryStatus.ENQUEUED  # committed with the row; the send follows at once
+    # read before the commit expires the row: reading it after would cost a second connection checkout and query
+    delivery_id, ignored = delivery.id, delivery.status is DeliveryStatus.IGNORED
     db.session.commit()
     if task is None:
-        return Outcome.IGNORED if delivery.status is DeliveryStatus.IGNORED else Outcome.ACCEPTED
-    _enqueue(delivery.id, task)
+        return Outcome.IGNORED if ignored else Outcome.ACCEPTED
+    _send(delivery_id, task)
     return Outcome.ACCEPTED
 
 
@@ -267,14 +281,32 @@ def erase_shop(shop_id: int) -> None:
     db.session.execute(delete(Shop).where(Shop.id == shop_id))
 
 
-def _enqueue(delivery_id: int, task: _Task) -> None:
-    send_task(task.name, kwargs=task.kwargs, queue=SHOPIFY_QUEUE)
-    db.session.execute(
+def _send(delivery_id: int, task: _Task) -> None:
+    """Send the task of a delivery this request marked `enqueued`; on failure hand the row back (`received`) so that
+    Shopify's retry sends it, and raise (the request answers 503)."""
+    try:
+        send_task(task.name, kwargs=task.kwargs, queue=SHOPIFY_QUEUE)
+    except Exception:
+        db.session.rollback()
+        db.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.ENQUEUED)
+            .values(status=DeliveryStatus.RECEIVED)
+        )
+        db.session.commit()
+        raise
+
+
+def _claim_send(delivery_id: int) -> bool:
+    """`received` → `enqueued` in one conditional UPDATE, committed: only the request that wins sends the task."""
+    won = db.session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.RECEIVED)
         .values(status=DeliveryStatus.ENQUEUED)
-    )
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1  # fmt: skip
     db.session.commit()
+    return won
 
 
 def _handle_duplicate(event_id: str) -> Outcome:
@@ -282,12 +314,11 @@ def _handle_duplicate(event_id: str) -> Outcome:
         select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
     ).scalar_one_or_none()
     if existing is not None and existing.status is DeliveryStatus.RECEIVED:
-        # The first copy was committed but its enqueue failed (broker down): this retry is our chance to
-        # send it. If the first request is merely slow (between its commit and its enqueue), both send the
-        # task; the task's conditional claim (`claim_delivery`) lets exactly one of them process the delivery.
+        # The first copy's send failed (broker down): this retry is our chance to send it, if no other copy of
+        # this retry claims it first.
         task = _task_for_recorded(existing)
-        if task is not None:
-            _enqueue(existing.id, task)
+        if task is not None and _claim_send(existing.id):
+            _send(existing.id, task)
     return Outcome.DUPLICATE
 
 
@@ -329,13 +360,15 @@ def finish_delivery(delivery_id: int, status: DeliveryStatus = DeliveryStatus.PR
 def stale_deliveries(older_than: timedelta = PROCESSING_LEASE,
                      newer_than: timedelta = timedelta(hours=24)) -> list[tuple[int, str]]:  # fmt: skip
     """(delivery id, task name) of product and shop/redact deliveries whose task never ran to the end: still
-    `received` (the enqueue failed and no duplicate came) or `processing` past the lease (the worker died). Within a
-    day, so a delivery that kills its worker is not re-sent forever. For reconcile."""
+    `received` (the send failed and no duplicate came), `enqueued` with no run taking it (the process died between
+    its commit and its send) or `processing` past the lease (the worker died). Within a day, so a delivery that kills
+    its worker is not re-sent forever. For reconcile."""
     now = utcnow()
     rows = db.session.execute(
         select(WebhookDelivery.id, WebhookDelivery.topic)
         .where(WebhookDelivery.topic.in_([*PRODUCT_TOPICS, SHOP_REDACT]),
-               WebhookDelivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSING]),
+               WebhookDelivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.ENQUEUED,
+                                           DeliveryStatus.PROCESSING]),
                WebhookDelivery.received_at < now - older_than, WebhookDelivery.received_at > now - newer_than)
         .order_by(WebhookDelivery.id).limit(500)
     ).all()  # fmt: skip

@@ -342,3 +342,44 @@ def test_the_app_subscribes_to_every_topic_it_handles() -> None:
     config = tomllib.loads((Path(__file__).resolve().parents[3] / "shopify.app.toml").read_text())
     topics = {t for s in config["webhooks"]["subscriptions"] for t in s.get("topics", [])}
     assert {"app/uninstalled", "app/scopes_update", "products/create", "products/update", "products/delete"} <= topics
+
+
+def test_concurrent_duplicates_of_an_unsent_delivery_enqueue_it_once(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    import threading
+
+    shop = make_shop(TEST_SHOP)
+    with app.app_context():
+        row = WebhookDelivery(event_id="event-unsent", shop_id=shop.id, shop_domain=TEST_SHOP,
+                              topic="products/update", status=DeliveryStatus.RECEIVED)  # fmt: skip
+        db.session.add(row)
+        db.session.commit()
+    copies = [signed_webhook("products/update", TEST_SHOP, event_id="event-unsent") for _ in range(6)]
+    start = threading.Barrier(len(copies))
+    answers: list[int] = []
+
+    def post(body: bytes, headers: dict[str, str]) -> None:
+        start.wait(timeout=10)
+        answers.append(app.test_client().post("/webhooks", data=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=post, args=copy) for copy in copies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert answers == [200] * len(copies)
+    assert len(queued(redis_url)) == 1
+    assert deliveries(app)[0].status is DeliveryStatus.ENQUEUED
+
+
+def test_a_failed_send_hands_the_delivery_back_for_shopifys_retry(
+    app: Any, client: Any, make_shop: Any, signed_webhook: Any
+) -> None:
+    make_shop(TEST_SHOP)
+    app.extensions["celery"].conf.broker_url = "redis://127.0.0.1:1/0"  # the broker is down
+    app.extensions["celery"].pool.force_close_all()
+    body, headers = signed_webhook("products/update", TEST_SHOP, event_id="event-broker-down")
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 503
+    [row] = deliveries(app)
+    assert row.status is DeliveryStatus.RECEIVED  # Shopify retries; the retry sends it
