@@ -97,7 +97,7 @@ def check(response: Any) -> None:
 
 @pytest.mark.parametrize(("method", "template", "body_keys", "query_keys"), ROUTES,
                          ids=[f"{m} {t}" for m, t, _, _ in ROUTES])  # fmt: skip
-@settings(max_examples=20, deadline=None, derandomize=True,
+@settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(data=st.data())
 def test_junk_never_gives_a_5xx(client: Any, shop: Any, id_token: Any, rows: dict[str, int], method: str,
