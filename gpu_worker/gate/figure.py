@@ -89,3 +89,19 @@ def silhouette(rgb: np.ndarray, person_mask: np.ndarray | None = None) -> Silhou
     else:
         mask = ink = np.zeros(small.shape[:2], bool)
     return Silhouette(mask=mask, ink=ink, scale=scale, uniform_backdrop=uniform, backdrop=colour)
+
+
+# A picture counts as a photograph when its backdrop is not uniform or it has more than this many distinct colours
+# (5 bits per channel, each seen at least 3 times, at 128 px): the samples and calibration drawings have 16–142
+# (a group scene 284), the astronaut photograph 369.
+PHOTO_COLOURS = 300
+
+
+def looks_photographic(rgb: np.ndarray) -> bool:
+    """Whether `rgb` is a photograph rather than a drawing (decides whether a warp output may go live unseen)."""
+    h, w = rgb.shape[:2]
+    s = 128 / max(h, w)
+    small = cv2.resize(np.ascontiguousarray(rgb), (max(1, round(w * s)), max(1, round(h * s))),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    _, counts = np.unique((small // 8).reshape(-1, 3), axis=0, return_counts=True)
+    return int((counts >= 3).sum()) > PHOTO_COLOURS or not silhouette(rgb).uniform_backdrop
