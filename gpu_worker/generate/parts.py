@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from gpu_worker.generate.garment import Garment, find_garment
 from gpu_worker.pose.skeleton import (
     L_ANKLE,
     L_EAR,
@@ -82,6 +83,10 @@ PARTS: tuple[PartSpec, ...] = (
     PartSpec("r_foot", "r_ankle", "r_toe", "r_shin", 0.14),
 )
 PART_BY_NAME: dict[str, PartSpec] = {p.name: p for p in PARTS}
+# A garment spanning both legs: not a bone, one smooth piece driven by both legs and the hips (see garment.py).
+GARMENT_SPEC = PartSpec("garment", "mid_hip", "mid_hip", TORSO, 0.55)
+LEG_PARTS = frozenset({"l_thigh", "l_shin", "r_thigh", "r_shin"})
+LEG_KEYS = ("l_hip", "l_knee", "l_ankle", "r_hip", "r_knee", "r_ankle")
 ARM_PARTS = frozenset(p.name for p in PARTS if "arm" in p.name or "hand" in p.name)
 
 
@@ -143,6 +148,9 @@ class Rig:
     key_points: dict[str, np.ndarray | None]
     parts: dict[str, Part]
     shoulder_width: float
+    # A garment spanning both legs (dress, skirt, coat), deformed as one smooth piece; None when there is none.
+    garment: Part | None = None
+    garment_hem: float = 0.0  # how far down the legs it reaches (hip → ankle fraction; ≥ 0.8 is floor length)
     background: np.ndarray | None = None  # (H, W, 3) float32: the photo with the figure removed (set by the backend)
 
     @property
@@ -545,6 +553,12 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
     rgb_small = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA) if f < 1 else rgb
     label = _claim_hand_colour(label, cost, names, bones, rgb_small.astype(np.float32))
 
+    # a dress, skirt or coat spanning both legs is one garment piece, not two trouser legs (see garment.py)
+    garment_zone, garment = _garment_zone(label, names, bones, fig, rgb_small, kp, f, xx, yy)
+    label_legs = label
+    if garment_zone is not None:
+        label = np.where(garment_zone, len(names), label)
+
     # pixels an arm hides in the source: arm pixels with body on both sides (a hand on the belt, a forearm across
     # the belly). Closing the rest of the body with a disc about as wide as the arm finds them; they belong to the
     # footprint of the body part nearest to them, so that moving the arm away leaves a hole to inpaint, not a window
@@ -565,10 +579,13 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
 
     # 4. per-part alpha (own pixels + joint caps) and footprint, upsampled to full resolution
     parts: dict[str, Part] = {}
+    crops = _Crops(rgb, mask, f, (ww, wh))
     for k, name in enumerate(names):
         spec = PART_BY_NAME[name]
         a, b, r = bones[name]
         own = label == k
+        if garment_zone is not None and name in LEG_PARTS and not (label_legs == k).any():
+            continue  # all of this leg is under the garment: the garment carries it
         member = own.copy()
         related = own.copy()
         # joint caps: a disc around each joint shared with the parent / a child, limited to the two parts' pixels
@@ -587,28 +604,22 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
             hidden = np.zeros_like(fig)  # hair behind a raised arm is rare; an arm across the face is not hidden head
         else:
             hidden = (_segment_distance(xx, yy, a, b) <= 0.9 * r) & fig
+        if garment_zone is not None and garment is not None:
+            # the garment is drawn over the legs, so they keep only a band of what it covers, just above the hem:
+            # where the garment narrows in the new pose, the tops of the legs show under it instead of backdrop
+            own_leg = (label_legs == k) & garment.above_hem(xx, yy, 1.5 * r)
+            member = (member & ~garment_zone) | own_leg
         foot = member | hidden | (hidden_owner == k)
-        if not foot.any():
-            continue
-        ys, xs = np.nonzero(foot)
-        pad = 3
-        x0s, x1s = max(0, xs.min() - pad), min(ww, xs.max() + 1 + pad)
-        y0s, y1s = max(0, ys.min() - pad), min(wh, ys.max() + 1 + pad)
-        x0, y0 = int(np.floor(x0s / f)), int(np.floor(y0s / f))
-        x1, y1 = min(w, int(np.ceil(x1s / f))), min(h, int(np.ceil(y1s / f)))
-        crop_mask = mask[y0:y1, x0:x1]
-        alpha = _upsample(member[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
-        footprint = _upsample(foot[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
-        parts[name] = Part(
-            spec=spec,
-            start=kp[spec.start] if spec.name != TORSO else kp["neck"],
-            end=kp[spec.end] if spec.name != TORSO else kp["mid_hip"],
-            radius=r / f,
-            alpha=alpha.astype(np.float32),
-            rgba=np.dstack([rgb[y0:y1, x0:x1].astype(np.float32) * alpha[..., None], alpha]).astype(np.float32),
-            footprint=np.maximum(footprint, alpha).astype(np.float32),
-            box=(x0, y0, x1, y1),
-        )
+        if garment_zone is not None and name in LEG_PARTS:
+            foot &= ~garment_zone | member
+        part = crops.part(spec, member, foot, r / f, kp)
+        if part is not None:
+            parts[name] = part
+    garment_part = None
+    if garment_zone is not None and garment is not None:
+        leg_idx = [k for k, n in enumerate(names) if n in LEG_PARTS]
+        under = garment.covers(xx, yy) & np.isin(hidden_owner, leg_idx)  # a hand resting on the skirt hides skirt
+        garment_part = crops.part(GARMENT_SPEC, garment_zone, garment_zone | under, bones[TORSO][2] / f, kp)
     return Rig(
         image=rgb.astype(np.float32),
         image_u8=np.ascontiguousarray(rgb, dtype=np.uint8),
@@ -617,6 +628,8 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         key_points=kp,
         parts=parts,
         shoulder_width=sw,
+        garment=garment_part,
+        garment_hem=garment.hem if garment is not None and garment_part is not None else 0.0,
     )
 
 
@@ -672,6 +685,65 @@ def _joints_of(
         if child.parent == name:
             out.append((other, bones[other][0], _cap_radius(other, bones)))
     return out
+
+
+class _Crops:
+    """Turns work-resolution member / footprint masks into a full-resolution `Part` (crop, alpha, colours)."""
+
+    def __init__(self, rgb: np.ndarray, mask: np.ndarray, f: float, work_size: tuple[int, int]) -> None:
+        self.rgb, self.mask, self.f, self.work_size = rgb, mask, f, work_size
+
+    def part(
+        self, spec: PartSpec, member: np.ndarray, foot: np.ndarray, radius: float, kp: dict[str, np.ndarray | None]
+    ) -> Part | None:
+        if not foot.any():
+            return None
+        f, (ww, wh) = self.f, self.work_size
+        h, w = self.mask.shape
+        ys, xs = np.nonzero(foot)
+        pad = 3
+        x0s, x1s = max(0, xs.min() - pad), min(ww, xs.max() + 1 + pad)
+        y0s, y1s = max(0, ys.min() - pad), min(wh, ys.max() + 1 + pad)
+        x0, y0 = int(np.floor(x0s / f)), int(np.floor(y0s / f))
+        x1, y1 = min(w, int(np.ceil(x1s / f))), min(h, int(np.ceil(y1s / f)))
+        crop_mask = self.mask[y0:y1, x0:x1]
+        alpha = _upsample(member[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
+        footprint = _upsample(foot[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
+        body = spec.name in (TORSO, GARMENT_SPEC.name)
+        return Part(
+            spec=spec,
+            start=kp["neck"] if body else kp[spec.start],
+            end=kp["mid_hip"] if body else kp[spec.end],
+            radius=radius,
+            alpha=alpha.astype(np.float32),
+            rgba=np.dstack([self.rgb[y0:y1, x0:x1].astype(np.float32) * alpha[..., None], alpha]).astype(np.float32),
+            footprint=np.maximum(footprint, alpha).astype(np.float32),
+            box=(x0, y0, x1, y1),
+        )
+
+
+def _garment_zone(
+    label: np.ndarray,
+    names: list[str],
+    bones: dict[str, tuple[np.ndarray, np.ndarray, float]],
+    fig: np.ndarray,
+    rgb: np.ndarray,
+    kp: dict[str, np.ndarray | None],
+    f: float,
+    xx: np.ndarray,
+    yy: np.ndarray,
+) -> tuple[np.ndarray | None, Garment | None]:
+    """(work-frame bool mask of the leg pixels a garment spanning both legs covers, the garment), or (None, None)."""
+    legs = {n: (kp[n] * f if kp.get(n) is not None else None) for n in LEG_KEYS}
+    radii = [bones[n][2] for n in ("l_thigh", "r_thigh") if n in bones]
+    if len(radii) < 2:
+        return None, None
+    garment = find_garment(fig, rgb, legs, float(np.mean(radii)))
+    if garment is None:
+        return None, None
+    leg_idx = [k for k, n in enumerate(names) if n in LEG_PARTS or (garment.floor_length and n.endswith("_foot"))]
+    zone = np.isin(label, leg_idx) & garment.covers(xx, yy)
+    return (zone if zone.any() else None), garment
 
 
 def _upsample(

@@ -31,7 +31,18 @@ from PIL import Image
 
 from gpu_worker.generate.base import ProgressCallback, Rendered
 from gpu_worker.generate.inpaint import background_plate, fill_holes
-from gpu_worker.generate.parts import PART_BY_NAME, PARTS, TORSO, Part, Rig, build_rig, key_points
+from gpu_worker.generate.parts import (
+    GARMENT_SPEC,
+    LEG_PARTS,
+    PART_BY_NAME,
+    PARTS,
+    TORSO,
+    Part,
+    Rig,
+    build_rig,
+    key_points,
+)
+from gpu_worker.generate.smooth_deform import rigid_mls_backward
 from gpu_worker.pose.skeleton import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, Skeleton
 
 if TYPE_CHECKING:
@@ -49,6 +60,7 @@ BLEND_RADIUS = 1.6
 NECK_FRACTION = 0.35
 # Parts whose rigid pixels are reported in `exact_mask` (the garment and the face; limbs bend at the joints).
 EXACT_PARTS = frozenset({TORSO, "head"})
+GARMENT = GARMENT_SPEC.name
 
 
 @dataclass(frozen=True)
@@ -154,7 +166,7 @@ def part_motions(rig: Rig, target: Skeleton) -> dict[str, PartMotion]:
         turn[TORSO] = angle
 
     for spec in PARTS[1:]:
-        if spec.name not in rig.parts:
+        if spec.name not in rig.parts and not (rig.garment is not None and spec.name in LEG_PARTS):
             continue
         parent = spec.parent or TORSO
         if parent not in motions:
@@ -218,10 +230,12 @@ def depth_order(rig: Rig, target: Skeleton, motions: dict[str, PartMotion]) -> l
     order: list[str] = []
     for s in legs:
         order += [f"{s}_thigh", f"{s}_shin", f"{s}_foot"]
+    if rig.garment is not None:
+        order.append(GARMENT)  # over the legs (they come out under its hem), under the torso and the arms
     order += [TORSO, "head"]
     for s in arms:
         order += [f"{s}_upper_arm", f"{s}_forearm", f"{s}_hand"]
-    return [n for n in order if n in motions and n in rig.parts]
+    return [n for n in order if (n in motions and n in rig.parts) or n == GARMENT]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -261,10 +275,10 @@ def _blend_cap(m_own: np.ndarray, m_other: np.ndarray) -> float:
     return best
 
 
-def _neighbours(name: str, motions: dict[str, PartMotion]) -> list[str]:
+def _neighbours(rig: Rig, name: str, motions: dict[str, PartMotion]) -> list[str]:
     spec = PART_BY_NAME[name]
-    out = [spec.parent] if spec.parent in motions else []
-    out += [p.name for p in PARTS if p.parent == name and p.name in motions]
+    out = [spec.parent] if spec.parent in motions and spec.parent in rig.parts else []
+    out += [p.name for p in PARTS if p.parent == name and p.name in motions and p.name in rig.parts]
     return out
 
 
@@ -306,7 +320,14 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         map_y=np.zeros((h, w), np.float32),
         blended=np.zeros((h, w), bool),
     )
-    boxes = [b for k, name in enumerate(order) if (b := _draw_part(rig, name, k, motions, inv, cv)) is not None]
+    boxes = [
+        b
+        for k, name in enumerate(order)
+        if (
+            b := _draw_garment(rig, k, motions, cv) if name == GARMENT else _draw_part(rig, name, k, motions, inv, cv)
+        )
+        is not None
+    ]
     plate = rig.background if rig.background is not None else rig.image
     out = plate.copy()
     exact = np.zeros((h, w), bool)
@@ -340,7 +361,7 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         ey, ex = np.nonzero(exact)
         xs = np.rint(cv.map_x[ey, ex]).astype(int)
         ys = np.rint(cv.map_y[ey, ex]).astype(int)
-        shifted = np.isin(cv.top[ey, ex], [k for k, n in enumerate(order) if motions[n].integer_shift])
+        shifted = np.isin(cv.top[ey, ex], [k for k, n in enumerate(order) if n in motions and motions[n].integer_shift])
         ok = shifted & (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
         image[ey[ok], ex[ok]] = rig.image_u8[ys[ok], xs[ok]]
 
@@ -428,7 +449,7 @@ def _draw_part(
     my = (b[1, 0] * gx)[None, :] + (b[1, 1] * gy + (b[1, 2] - y0))[:, None]
     skinned = np.zeros(mx.shape, bool)
     # linear-blend skinning near each joint with a neighbour (only the zone's own box is touched)
-    for other in _neighbours(name, motions):
+    for other in _neighbours(rig, name, motions):
         joint_s = _joint_between(rig, name, other)
         jx, jy = fwd[:, :2] @ joint_s + fwd[:, 2]
         if np.allclose(inv[name], inv[other], atol=1e-4):
@@ -453,6 +474,21 @@ def _draw_part(
         mx[zs] += wgt * (ox - mx[zs])
         my[zs] += wgt * (oy - my[zs])
         skinned[zs] |= wgt > 1e-4
+    return _composite(part, k, mx, my, skinned, (tx0, ty0, tx1, ty1), cv)
+
+
+def _composite(
+    part: Part,
+    k: int,
+    mx: np.ndarray,
+    my: np.ndarray,
+    skinned: np.ndarray,
+    box: tuple[int, int, int, int],
+    cv: _Canvas,
+) -> tuple[int, int, int, int]:
+    """Draw `part` over the canvas in `box` through its backward map (mx, my: crop coordinates)."""
+    tx0, ty0, tx1, ty1 = box
+    x0, y0 = part.box[0], part.box[1]
     warped = cv2.remap(part.rgba, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
     fp = cv2.remap(part.footprint, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     a = warped[..., 3]
@@ -472,6 +508,84 @@ def _draw_part(
     np.copyto(cv.map_y[sl], my + np.float32(y0), where=on_top)
     np.copyto(cv.blended[sl], skinned, where=on_top)
     return tx0, ty0, tx1, ty1
+
+
+def garment_handles(rig: Rig, motions: dict[str, PartMotion]) -> tuple[np.ndarray, np.ndarray]:
+    """(target points, source points) that drive the garment: along both legs, and the hips and waist on the torso.
+
+    The leg handles go where the leg parts go (the legs below the hem come out of the garment where they should);
+    the torso handles keep the waistband on the torso.
+    """
+    kp = rig.key_points
+    src: list[np.ndarray] = []
+    tgt: list[np.ndarray] = []
+
+    def fwd(name: str, p: np.ndarray) -> np.ndarray:
+        m = motions[name].forward
+        return m[:, :2] @ p + m[:, 2]
+
+    def add(name: str, p: np.ndarray) -> None:
+        src.append(p)
+        tgt.append(fwd(name, p))
+
+    # Pairs of points at the same fraction down both legs. A skirt has no left and right leg, only a left and a
+    # right side: the point on the source's image-left side drives the target's image-left side, so that legs the
+    # detector sees crossing (a 3/4 stride) do not fold the skirt over itself.
+    lh_s, rh_s = kp.get("l_hip"), kp.get("r_hip")
+    lh_t, rh_t = (fwd(TORSO, x) if x is not None else None for x in (lh_s, rh_s))
+    if lh_s is None or rh_s is None or lh_t is None or rh_t is None:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    across_s, across_t = lh_s - rh_s, lh_t - rh_t
+    for bone in ("thigh", "shin"):
+        ts = np.linspace(0.0, 1.0, 6)[1:] if bone == "shin" else np.linspace(0.0, 1.0, 6)
+        for t in ts:
+            pair = []
+            for side in ("l", "r"):
+                spec = PART_BY_NAME[f"{side}_{bone}"]
+                a, b = kp.get(spec.start), kp.get(spec.end)
+                if a is None or b is None or spec.name not in motions:
+                    break
+                pt = a + t * (b - a)
+                pair.append((pt, fwd(spec.name, pt)))
+            if len(pair) < 2:
+                continue
+            src_pair = sorted((pt for pt, _ in pair), key=lambda x: float(x @ across_s))
+            tgt_pair = sorted((pt for _, pt in pair), key=lambda x: float(x @ across_t))
+            src.extend(src_pair)
+            tgt.extend(tgt_pair)
+    lh, rh, neck = kp.get("l_hip"), kp.get("r_hip"), kp.get("neck")
+    if lh is not None and rh is not None:
+        for t in (-0.4, 0.0, 0.5, 1.0, 1.4):
+            add(TORSO, rh + t * (lh - rh))
+        if neck is not None:
+            mid = (lh + rh) / 2.0
+            for t in (0.3, 0.6):
+                add(TORSO, mid + t * (neck - mid))
+    return np.array(tgt), np.array(src)
+
+
+def _draw_garment(rig: Rig, k: int, motions: dict[str, PartMotion], cv: _Canvas) -> tuple[int, int, int, int] | None:
+    """Render the garment spanning both legs as one piece (rigid-MLS map from the leg and hip handles)."""
+    part = rig.garment
+    if part is None or TORSO not in motions:
+        return None
+    tgt, src = garment_handles(rig, motions)
+    if len(src) < 3:
+        return None
+    w, h = rig.size
+    x0, y0, x1, y1 = part.box
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    # every garment pixel lies within `reach` of a handle, and the map is locally rigid: so does its image
+    reach = float(np.max(np.min(np.linalg.norm(corners[:, None] - src[None], axis=2), axis=1))) + 4.0
+    tx0, ty0 = np.floor(tgt.min(axis=0) - reach).astype(int)
+    tx1, ty1 = np.ceil(tgt.max(axis=0) + reach).astype(int)
+    tx0, ty0, tx1, ty1 = max(0, int(tx0)), max(0, int(ty0)), min(w, int(tx1)), min(h, int(ty1))
+    if tx1 <= tx0 or ty1 <= ty0:
+        return None
+    mx, my = rigid_mls_backward(tgt, src, (tx0, ty0, tx1, ty1))
+    mx -= np.float32(x0)
+    my -= np.float32(y0)
+    return _composite(part, k, mx, my, np.zeros(mx.shape, bool), (tx0, ty0, tx1, ty1), cv)
 
 
 # --------------------------------------------------------------------------------------------------------------------
