@@ -71,7 +71,8 @@ def main() -> None:
             per_pose_warp.append(time.perf_counter() - t1)
         stages["warp"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        reports = [check(r.image, tg, r, photo, source) for r, tg in zip(rendered, targets, strict=True)]
+        drawn = [r.extras.get("target", tg) for r, tg in zip(rendered, targets, strict=True)]
+        reports = [check(r.image, tg, r, photo, source) for r, tg in zip(rendered, drawn, strict=True)]
         stages["check"].append(time.perf_counter() - t)
         passed = sum(q.passed for q in reports)
         stages["stages total"].append(sum(stages[k][-1] for k in ("detect", "retarget", "warp", "check")))

@@ -169,6 +169,8 @@ def repose(
     for k, (p, target, r) in enumerate(zip(todo, targets, rendered, strict=True)):
         report(0.8 + 0.2 * k / max(1, len(todo)), f"checking {p.id}")
         t0 = time.perf_counter()
+        # a backend may have moved or shrunk the figure to keep it in the frame: check against what it drew
+        target = r.extras.get("target", target) if isinstance(r.extras.get("target"), Skeleton) else target
         quality = check(r.image, target, r, image, source)
         dt = time.perf_counter() - t0
         timings["check"] += dt

@@ -135,6 +135,7 @@ class Part:
     rgba: np.ndarray  # (h, w, 4) float32: the crop's colours premultiplied by `alpha`, and `alpha`
     footprint: np.ndarray  # (h, w) float32 0..1 in the crop `box`
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the crops in the source frame
+    hull: np.ndarray | None = None  # convex hull of the opaque pixels, source frame (filled in on first use)
 
 
 @dataclass

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from gpu_worker.generate.base import ProgressCallback, Rendered
+from gpu_worker.generate.framing import Framing, fit_frame, skeleton_scale, source_margins
 from gpu_worker.generate.inpaint import background_plate, fill_holes
 from gpu_worker.generate.parts import (
     GARMENT_SPEC,
@@ -307,7 +308,24 @@ class _Canvas:
 def warp(rig: Rig, target: Skeleton) -> Rendered:
     """Re-pose the rig's figure into `target`. Output at the rig's (source) resolution."""
     w, h = rig.size
+    if (target.width, target.height) != (w, h):
+        target = target.scaled_to(w, h)
+    # the frame. Retargeting may have scaled the skeleton down to keep its joints in the frame; parts cannot follow
+    # that bone by bone (a head does not shrink, limbs only stretch so far), so the pose is drawn at the subject's
+    # size and the whole figure is scaled as one. Then, what still sticks out (hair, hands, a skirt: joints are
+    # not the outline) is moved in, or shrunk in.
+    framing, target = _unscaled(rig, target)
     motions = part_motions(rig, target)
+    extent = moved_extent(rig, motions)
+    corners = framing.apply(np.array([[extent[0], extent[1]], [extent[2], extent[3]]]))
+    framing = framing.then(
+        fit_frame((*corners[0], *corners[1]), (w, h), source_margins(rig.mask), framing.apply(_anchor(target)))
+    )
+    if not framing.identity:
+        motions = {
+            n: PartMotion(framing.compose(m.forward), rigid=False, integer_shift=False) for n, m in motions.items()
+        }
+        target = target.with_points(framing.apply(target.points))
     order = depth_order(rig, target, motions)
     inv = {n: _inverse(m.forward) for n, m in motions.items()}
     cv = _Canvas(
@@ -373,8 +391,75 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         exact_mask=exact,
         uncovered_fraction=uncovered,
         foldover_fraction=fold,
-        extras={"depth_order": order, "figure_mask": figure_mask, "source_figure_mask": rig.mask > 0.5},
+        extras={
+            "depth_order": order,
+            "figure_mask": figure_mask,
+            "source_figure_mask": rig.mask > 0.5,
+            # the target as drawn: moved / scaled to stay in the frame (the check compares with this one)
+            "target": target,
+            "framing": framing,
+        },
     )
+
+
+def _unscaled(rig: Rig, target: Skeleton) -> tuple[Framing, Skeleton]:
+    """(the uniform scale retargeting applied to fit the frame, as a Framing; the target at the subject's size)."""
+    s = skeleton_scale(rig.skeleton.points, rig.skeleton.visible(), target.points, target.visible())
+    if s == 1.0:
+        return Framing(), target
+    v = target.visible()
+    pivot = target.points[v].mean(axis=0)
+    unscaled = target.with_points(np.where(v[:, None], pivot + (target.points - pivot) / s, target.points))
+    sh = pivot * (1.0 - s)
+    return Framing(scale=s, shift=(float(sh[0]), float(sh[1]))), unscaled
+
+
+def _anchor(target: Skeleton) -> np.ndarray:
+    """The point a shrink keeps in place: between the feet (the figure stays on its floor), else the hips."""
+    v = target.visible()
+    for idx in ((27, 28), (23, 24)):
+        ok = [i for i in idx if v[i]]
+        if ok:
+            return target.points[ok].mean(axis=0)
+    x0, y0, x1, y1 = target.bbox()
+    return np.array([(x0 + x1) / 2.0, y1])
+
+
+def _outline(part: Part) -> np.ndarray | None:
+    """Convex hull (source pixels) of the part's opaque pixels, cached on the part."""
+    if part.hull is None:
+        ys, xs = np.nonzero(part.alpha > 0.5)
+        if len(xs) == 0:
+            return None
+        hull = cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32)).reshape(-1, 2)
+        part.hull = hull.astype(np.float64) + np.array(part.box[:2], np.float64)
+    return part.hull
+
+
+def moved_extent(rig: Rig, motions: dict[str, PartMotion]) -> tuple[float, float, float, float]:
+    """Bounding box (x0, y0, x1, y1) of the figure after `motions` (each part's opaque pixels' box, moved)."""
+    pts = []
+    for name, part in rig.parts.items():
+        if name not in motions:
+            continue
+        hull = _outline(part)
+        if hull is None:
+            continue
+        m = motions[name].forward
+        pts.append(hull @ m[:, :2].T + m[:, 2])
+    if rig.garment is not None and TORSO in motions:
+        tgt, src = garment_handles(rig, motions)
+        if len(src):
+            x0, y0, x1, y1 = rig.garment.box
+            corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+            reach = float(np.max(np.min(np.linalg.norm(corners[:, None] - src[None], axis=2), axis=1)))
+            # the garment's own pixels are well inside its box: half the reach is a fair bound
+            pts.append(np.vstack([tgt.min(axis=0) - 0.5 * reach, tgt.max(axis=0) + 0.5 * reach]))
+    if not pts:
+        w, h = rig.size
+        return 0.0, 0.0, float(w - 1), float(h - 1)
+    allp = np.vstack(pts)
+    return float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max())
 
 
 def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, holes: np.ndarray) -> np.ndarray:
