@@ -113,7 +113,8 @@ def find_garment(
         row = colours[iy, ix]
         if top_colour is None:
             top_colour = np.median(row, axis=0)
-        if float(np.mean(np.linalg.norm(row - top_colour, axis=1) < 60.0)) < 0.6:
+        # the row's median colour: outlines and folds of line art do not move it, a hem does
+        if float(np.linalg.norm(np.median(row, axis=0) - top_colour)) > 60.0:
             break  # the hem: below it the legs (skin, stockings) or another garment
         hem_k = k
         if d > 2.4 * r:
@@ -126,7 +127,7 @@ def find_garment(
     hem = float(ts[hem_k])
     if hem < MIN_HEM:
         return None
-    if hem < 0.95 and top_colour is not None:
+    if hem < 0.8 and top_colour is not None:
         # a real hem: below it, down the legs themselves, the colour is no longer the garment's (trousers with
         # a crease or a shadow between the legs keep their colour on the legs)
         below = [t for t in ts if hem + 0.05 <= t <= hem + 0.3]
@@ -136,11 +137,10 @@ def find_garment(
         if len(legs_below):
             ix = np.clip(np.round(legs_below[:, 0]).astype(int), 0, fig.shape[1] - 1)
             iy = np.clip(np.round(legs_below[:, 1]).astype(int), 0, fig.shape[0] - 1)
-            same = np.linalg.norm(colours[iy, ix] - top_colour, axis=1) < 60.0
-            if float(same.mean()) > 0.5:
+            if float(np.linalg.norm(np.median(colours[iy, ix], axis=0) - top_colour)) < 60.0:
                 return None
-    if hem >= 0.95 and flare < 3 and apart_filled < 3:
-        return None  # one colour down to the ankles, no flare, legs together: trousers
+    if hem >= 0.8 and flare < 3 and apart_filled < 3:
+        return None  # one colour (nearly) down to the ankles, no flare, legs together: trousers
     hem_point = (_leg_point(lh, lk, la, hem) + _leg_point(rh, rk, ra, hem)) / 2.0
     down = hem_point - (lh + rh) / 2.0
     down /= max(float(np.linalg.norm(down)), 1e-9)

@@ -307,7 +307,7 @@ def _fill_holes(m: np.ndarray, detector: np.ndarray | None, shoulder_width: floa
 
     A backdrop-coloured region enclosed by the figure is either the person (a white shirt, a highlight) or the
     backdrop seen through a loop (the gap between a hand on the hip and the waist). The detector's mask tells them
-    apart; without it only small holes are filled.
+    apart; without it (a hand-placed skeleton on line art) every hole is filled.
     """
     h, w = m.shape
     pad = np.pad((~m).astype(np.uint8), 1, constant_values=1)  # a frame of background around the picture
@@ -322,6 +322,11 @@ def _fill_holes(m: np.ndarray, detector: np.ndarray | None, shoulder_width: floa
     if detector is not None:
         sums = np.bincount(lab.ravel(), weights=detector.ravel(), minlength=n)
         keep = sums / np.maximum(stats[:, cv2.CC_STAT_AREA], 1) > 0.5
+    else:
+        # no detector mask (a skeleton placed by hand, typically on line art the detector cannot see): the white
+        # inside a drawn dress is the dress. Every enclosed region is the figure; backdrop seen through an arm
+        # loop then travels with the body, which on a plain backdrop is the backdrop's own colour.
+        keep[:] = True
     keep |= stats[:, cv2.CC_STAT_AREA] < small
     keep[0] = False
     return m | keep[lab]

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from gpu_worker.generate.base import ProgressCallback, Rendered
+from gpu_worker.generate.capability import pose_refusal
 from gpu_worker.generate.framing import Framing, fit_frame, skeleton_scale, source_margins
 from gpu_worker.generate.inpaint import background_plate, fill_holes
 from gpu_worker.generate.parts import (
@@ -82,6 +83,21 @@ class WarpBackend:
         backends = tuple(getattr(pose, "backends", ()) or ())
         return not backends or self.name in backends
 
+    def __init__(self) -> None:
+        # the rig of the last photo: `refusal` builds it for the poses, `render` reuses it for the same photo
+        self._rig: tuple[tuple[int, int], Rig] | None = None
+
+    def _rig_for(self, photo: Image.Image, source: Skeleton) -> Rig:
+        key = (id(photo), id(source))
+        if self._rig is None or self._rig[0] != key:
+            self._rig = (key, prepare(photo, source))
+        return self._rig[1]
+
+    def refusal(self, photo: Image.Image, source: Skeleton, pose: Pose, target: Skeleton) -> str | None:
+        """Why this figure cannot be warped into `target` (a side view, overlapping legs, a long dress asked to
+        stride), or None."""
+        return pose_refusal(self._rig_for(photo, source), target)
+
     def render(
         self,
         photo: Image.Image,
@@ -93,7 +109,8 @@ class WarpBackend:
         poses: Sequence[Pose] | None = None,
     ) -> list[Rendered]:
         # seed and poses: the warp is deterministic and needs only the target skeletons
-        rig = prepare(photo, source)
+        rig = self._rig_for(photo, source)
+        self._rig = None  # one photo's rig is not kept past its render (memory)
         out = []
         for k, target in enumerate(targets):
             out.append(warp(rig, target))

@@ -5,11 +5,15 @@ Kept cheap: small working size, one or two poses per figure.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from gpu_worker.engine import ReposeResult, repose
 from gpu_worker.pose.library import load_pose_set
+from gpu_worker.pose.skeleton import Skeleton
 
 from .conftest import sample
 
@@ -75,3 +79,50 @@ def test_a_wide_pose_is_not_cut_by_the_frame(arms_out: ReposeResult) -> None:
     wrists = out.target.points[[15, 16], 0]
     assert xs.min() <= wrists.min() + 2 and xs.max() >= wrists.max() - 2
     assert out.quality.passed, out.quality.reasons
+
+
+CALIBRATION = Path(__file__).resolve().parents[2] / "gpu_worker" / "assets" / "calibration"
+
+
+def _placed(name: str) -> Skeleton:
+    """The skeleton placed by hand on a calibration figure (as the pose editor saves it)."""
+    return Skeleton.from_dict(json.loads((CALIBRATION / "skeletons" / f"{name}.json").read_text()))
+
+
+def test_a_figure_seen_from_the_side_is_skipped_with_a_reason() -> None:
+    # a leaping ballerina turned sideways (real detector): the warp cannot turn her to face the camera
+    result = repose(CALIBRATION / "ballerina_architetto_fra_01.png", load_pose_set("catalog-basics"), max_size=SIZE)
+    assert result.outputs == []
+    assert len(result.skipped) == 5
+    for s in result.skipped:
+        assert s.reason.startswith("needs the diffusion backend: the figure is turned sideways"), s.reason
+
+
+def test_a_statue_with_a_hand_placed_skeleton_is_skipped_when_turned() -> None:
+    # the detector finds nobody on this line-art statue; the merchant placed the skeleton by hand
+    result = repose(
+        CALIBRATION / "hygieia_peterm_01.png",
+        load_pose_set("catalog-basics"),
+        poses=["front-relaxed"],
+        max_size=SIZE,
+        source_skeleton=_placed("hygieia_peterm_01"),
+    )
+    assert result.outputs == [] and "turned sideways" in result.skipped[0].reason
+
+
+def test_a_mascot_re_poses_from_a_hand_placed_skeleton() -> None:
+    # big head, short legs, no detection: the skeleton placed in the pose editor drives the warp end to end
+    result = repose(
+        CALIBRATION / "police_man_ganson.png",
+        load_pose_set("catalog-basics"),
+        poses=["front-relaxed", "hands-on-hips"],
+        max_size=SIZE,
+        source_skeleton=_placed("police_man_ganson"),
+    )
+    assert [o.pose.id for o in result.outputs] == ["front-relaxed", "hands-on-hips"]
+    for out in result.outputs:
+        assert out.rendered.image.size == result.image.size
+        fig = _backdrop_distance(np.asarray(out.rendered.image)) > 40
+        # the raised hand came down: nothing of the figure is cut by the top or the sides
+        assert not fig[:2].any() and not fig[:, :2].any() and not fig[:, -2:].any(), out.pose.id
+        assert out.rendered.foldover_fraction < 0.005
