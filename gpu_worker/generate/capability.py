@@ -84,8 +84,34 @@ def leg_spread(sk: Skeleton) -> float | None:
     return math.degrees(math.acos(float(np.clip(a @ b / (na * nb), -1.0, 1.0))))
 
 
+def _spine(sk: Skeleton) -> np.ndarray | None:
+    kp = key_points(sk)
+    neck, hip = kp["neck"], kp["mid_hip"]
+    return None if neck is None or hip is None else hip - neck
+
+
+def upside_down(sk: Skeleton) -> bool:
+    """The skeleton stands on its head: the hips are above the shoulders (a detector fooled by a mascot)."""
+    spine = _spine(sk)
+    return spine is not None and float(spine[1]) < -0.25 * float(np.linalg.norm(spine))
+
+
+def turns_over(source: Skeleton, target: Skeleton) -> bool:
+    """The target turns the torso by more than 60 degrees: drawn, the figure would lie down or stand on its head."""
+    a, b = _spine(source), _spine(target)
+    if a is None or b is None or np.linalg.norm(a) < 1e-6 or np.linalg.norm(b) < 1e-6:
+        return False
+    cos = float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b))
+    return cos < math.cos(math.radians(60.0))
+
+
 def figure_refusal(rig: Rig) -> str | None:
     """Why no pose at all can be warped for this figure, or None."""
+    if upside_down(rig.skeleton):
+        return (
+            "the skeleton found in the photo is upside down (hips above the shoulders): "
+            "place the skeleton by hand in the pose editor"
+        )
     if side_view(rig.skeleton):
         return f"{DIFFUSION}: the figure is turned sideways, and the warp can only re-pose a figure facing the camera"
     if legs_cross(rig.skeleton, rig.garment_hem if rig.garment is not None else 0.0):
@@ -98,6 +124,8 @@ def pose_refusal(rig: Rig, target: Skeleton) -> str | None:
     figure = figure_refusal(rig)
     if figure is not None:
         return figure
+    if turns_over(rig.skeleton, target):
+        return f"{DIFFUSION}: the pose turns the body over, which the warp would draw as a figure standing on its head"
     if rig.garment is not None and rig.garment_hem >= 0.8:
         src, tgt = leg_spread(rig.skeleton), leg_spread(target)
         if src is not None and tgt is not None and tgt > src + MAX_EXTRA_SPREAD:

@@ -126,3 +126,14 @@ def test_a_mascot_re_poses_from_a_hand_placed_skeleton() -> None:
         # the raised hand came down: nothing of the figure is cut by the top or the sides
         assert not fig[:2].any() and not fig[:, :2].any() and not fig[:, -2:].any(), out.pose.id
         assert out.rendered.foldover_fraction < 0.005
+
+
+def test_a_skeleton_standing_on_its_head_is_refused_not_drawn_upside_down() -> None:
+    # at this size the detector fits a skeleton upside down onto this mascot (hips above the shoulders); the old
+    # warp turned every output over to match it
+    result = repose(
+        CALIBRATION / "architetto_francesco_ro_01.png", load_pose_set("catalog-basics"), poses=["front-relaxed"],
+        max_size=512,
+    )
+    assert result.outputs == []
+    assert "upside down" in result.skipped[0].reason and "by hand" in result.skipped[0].reason
