@@ -153,6 +153,7 @@ class Rig:
     garment: Part | None = None
     garment_hem: float = 0.0  # how far down the legs it reaches (hip → ankle fraction; ≥ 0.8 is floor length)
     background: np.ndarray | None = None  # (H, W, 3) float32: the photo with the figure removed (set by the backend)
+    background_u8: np.ndarray | None = None  # the same, rounded to the output's uint8
 
     @property
     def size(self) -> tuple[int, int]:
@@ -227,10 +228,8 @@ def backdrop_coloured_shoes(
     out = np.zeros((h, w), bool)
     p, v = sk.points, sk.visible()
     down = _down_direction(sk)
-    lum = rgb.astype(np.float32).mean(axis=2)
-    shadow = floor_shadow_grey(rgb, bg)
-    outline = (lum < 0.45 * float(np.mean(bg))) & ~shadow
     grow = max(1, int(round(0.12 * shoulder_width)))
+    envelopes = []
     for ankle, heel, toe in ((27, 29, 31), (28, 30, 32)):
         if not (v[ankle] and v[heel] and v[toe]):
             continue
@@ -245,6 +244,18 @@ def backdrop_coloured_shoes(
         hull = cv2.convexHull(np.round(np.array([a, hl, t, hl + sole, t + sole])).astype(np.int32))
         cv2.fillConvexPoly(env, hull, 1)
         env = cv2.dilate(env, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+        envelopes.append(env)
+    if not envelopes:
+        return out
+    # the shadow and outline colours only where a shoe can be (the whole frame costs a tenth of a second at 1 MP)
+    ys, xs = np.nonzero(np.logical_or.reduce(envelopes))
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    lum = rgb[box].astype(np.float32).mean(axis=2)
+    shadow = np.zeros((h, w), bool)
+    shadow[box] = floor_shadow_grey(rgb[box], bg)
+    outline = np.zeros((h, w), bool)
+    outline[box] = (lum < 0.45 * float(np.mean(bg))) & ~shadow[box]
+    for env in envelopes:
         ys, xs = np.nonzero(env & (figure | outline))
         if len(xs) < 3:
             continue
@@ -373,6 +384,8 @@ def _segment_distance(
     xx: np.ndarray, yy: np.ndarray, a: np.ndarray, b: np.ndarray, *, with_t: bool = False
 ) -> Any:
     """Distance of every grid point to the segment a–b (and, with `with_t`, the clamped position along it, 0..1)."""
+    # float32 end points: float64 ones would promote every full-grid temporary to float64 (twice the memory traffic)
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     d = b - a
     ll = float(d @ d)
     if ll < 1e-9:

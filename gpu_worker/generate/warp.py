@@ -123,6 +123,7 @@ def prepare(photo: Image.Image | np.ndarray, source: Skeleton) -> Rig:
     """The per-photo work: the rig and the backdrop plate."""
     rig = build_rig(photo, source)
     rig.background = background_plate(rig.image, rig.mask)
+    rig.background_u8 = np.clip(np.rint(rig.background), 0, 255).astype(np.uint8)
     return rig
 
 
@@ -364,11 +365,11 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         is not None
     ]
     plate = rig.background if rig.background is not None else rig.image
-    out = plate.copy()
+    plate_u8 = rig.background_u8 if rig.background_u8 is not None else rig.image_u8
     exact = np.zeros((h, w), bool)
     figure_mask = np.zeros((h, w), bool)
     if not boxes:
-        return Rendered(image=Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8)), exact_mask=exact)
+        return Rendered(image=Image.fromarray(plate_u8.copy()), exact_mask=exact)
 
     # 5. fill, inside the box the parts landed in: backdrop outside the figure, inpainting for holes inside it.
     # Colours are un-premultiplied by the accumulated alpha *inside the footprint*, so that the soft seam between
@@ -379,13 +380,14 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
     a = cv.alpha[bb]
     cover = np.maximum(a, cv.footprint[bb])
     figure = cv.colour[bb] / np.maximum(a, 1e-3)[..., None]
-    out[bb] = plate[bb] * (1.0 - cover[..., None]) + figure * cover[..., None]
+    # only the box the figure landed in is computed in floats; the rest of the frame is the plate's own pixels
+    out = plate[bb] * (1.0 - cover[..., None]) + figure * cover[..., None]
     figure_mask[bb] = cover > 0.5
-    holes = np.zeros((h, w), bool)
-    holes[bb] = (cv.footprint[bb] > 0.5) & (a < 0.5)
-    remaining = _mirror_torso_fill(rig, inv, out, holes)
-    out = fill_holes(out, remaining, figure_mask)
-    image = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    holes = (cv.footprint[bb] > 0.5) & (a < 0.5)
+    remaining = _mirror_torso_fill(rig, inv, out, holes, (bx0, by0))
+    out = fill_holes(out, remaining, figure_mask[bb])
+    image = plate_u8.copy()
+    image[bb] = np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
     # rigid garment / face pixels; for a whole-pixel shift put them back bit for bit (no float round trip)
     top, top_alpha, blended = cv.top[bb], cv.top_alpha[bb], cv.blended[bb]
@@ -479,13 +481,16 @@ def moved_extent(rig: Rig, motions: dict[str, PartMotion]) -> tuple[float, float
     return float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max())
 
 
-def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, holes: np.ndarray) -> np.ndarray:
+def _mirror_torso_fill(
+    rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, holes: np.ndarray, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """Fill holes on the torso from the mirror image of the torso; returns the holes left for inpainting.
 
     A hand moved off the belly uncovers garment the photo never showed. Garments are close to left–right symmetric,
     so the other side of the torso (reflected about the neck–hip axis, in the source) is a far better guess than
     inpainting, which smears the colours around the hole into it. A hole pixel is filled only when its mirror point
     is the torso's own, fully opaque pixel (not one an arm hides too). It is still counted as filled in.
+    `out` and `holes` are the crop of the frame whose top-left corner is `origin`.
     """
     torso = rig.parts.get(TORSO)
     neck, hip = rig.key_points.get("neck"), rig.key_points.get("mid_hip")
@@ -496,7 +501,8 @@ def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, ho
     if length < 1e-6:
         return holes
     u = axis / length
-    ys, xs = np.nonzero(holes)
+    ys0, xs0 = np.nonzero(holes)
+    ys, xs = ys0 + origin[1], xs0 + origin[0]
     b = inv[TORSO]
     sx = b[0, 0] * xs + b[0, 1] * ys + b[0, 2]
     sy = b[1, 0] * xs + b[1, 1] * ys + b[1, 2]
@@ -521,9 +527,9 @@ def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, ho
     w, h = rig.size
     px = np.clip(np.rint(mx[ok]).astype(int), 0, w - 1)
     py = np.clip(np.rint(my[ok]).astype(int), 0, h - 1)
-    out[ys[ok], xs[ok]] = rig.image[py, px]
+    out[ys0[ok], xs0[ok]] = rig.image[py, px]
     remaining = holes.copy()
-    remaining[ys[ok], xs[ok]] = False
+    remaining[ys0[ok], xs0[ok]] = False
     return remaining
 
 
