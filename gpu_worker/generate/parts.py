@@ -49,6 +49,8 @@ from gpu_worker.pose.skeleton import (
 WORK_SIZE = 480
 
 TORSO = "torso"
+# Normalised distance (× the part's half-width) beyond which a figure pixel belongs to no body part.
+FAR_COST = 2.5
 # How much thicker (× radius) a limb is at its body end than in its middle.
 TAPER = {"upper_arm": 0.5, "thigh": 0.3}
 
@@ -152,6 +154,8 @@ class Rig:
     # A garment spanning both legs (dress, skirt, coat), deformed as one smooth piece; None when there is none.
     garment: Part | None = None
     garment_hem: float = 0.0  # how far down the legs it reaches (hip → ankle fraction; ≥ 0.8 is floor length)
+    # Share of the figure mask far outside every part (FAR_COST): big objects attached to the figure, not a body.
+    foreign_share: float = 0.0
     background: np.ndarray | None = None  # (H, W, 3) float32: the photo with the figure removed (set by the backend)
     background_u8: np.ndarray | None = None  # the same, rounded to the output's uint8
 
@@ -568,6 +572,8 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         in_arm = arm_cost <= 1.0
         label = np.where(in_arm, np.array(arm_idx)[arm_best], label)
     label = np.where(fig, label, -1)
+    # what lies far outside every part's width is not the body: a prop, an anvil in front of the legs, a plinth
+    far_from_body = fig & (cost.min(axis=0) > FAR_COST)
     label = _reattach_orphans(label, cost, len(names))
     rgb_small = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA) if f < 1 else rgb
     label = _claim_hand_colour(label, cost, names, bones, rgb_small.astype(np.float32))
@@ -648,6 +654,7 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         parts=parts,
         shoulder_width=sw,
         garment=garment_part,
+        foreign_share=float(far_from_body.sum()) / max(1, int(fig.sum())),
         garment_hem=garment.hem if garment is not None and garment_part is not None else 0.0,
     )
 

@@ -137,3 +137,13 @@ def test_a_skeleton_standing_on_its_head_is_refused_not_drawn_upside_down() -> N
     )
     assert result.outputs == []
     assert "upside down" in result.skipped[0].reason and "by hand" in result.skipped[0].reason
+
+
+def test_an_object_joined_to_the_figure_is_refused_not_torn() -> None:
+    # a smith behind his anvil: the anvil is joined to the figure's outline and the old warp tore it apart with the
+    # legs (pieces of anvil flying with each shin)
+    result = repose(
+        CALIBRATION / "blacksmiti_ganson.png", load_pose_set("catalog-basics"), poses=["front-relaxed"], max_size=SIZE
+    )
+    assert result.outputs == []
+    assert "a large object is joined to the figure" in result.skipped[0].reason
