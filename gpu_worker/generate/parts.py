@@ -457,18 +457,34 @@ def _claim_hand_colour(
         yy, xx = np.mgrid[0 : label.shape[0], 0 : label.shape[1]].astype(np.float32)
         near = (_segment_distance(xx, yy, a, b) <= reach) & (label >= 0) & (label != hk)
         other_arm = {names.index(n) for n in names if n.startswith("lr"[side == "l"] + "_") and n in ARM_PARTS}
-        near &= ~np.isin(label, list(excluded | other_arm))
+        # nor its own forearm: skin of the forearm taken by the hand would bend with the wrist
+        own_forearm = {names.index(n) for n in names if n == f"{side}_forearm"}
+        near &= ~np.isin(label, list(excluded | other_arm | own_forearm))
         if not near.any():
             continue
         to_hand = np.linalg.norm(rgb - hand_col, axis=2)
         to_own = np.full(label.shape, np.inf, np.float32)
+        # the same in chromaticity: the shaded side of a drawn hand is far darker than its median but of the same
+        # hue; it counts as the hand's colour while no darker than 0.6 × the hand (dark tights have a skin hue)
+        chroma = rgb / (rgb.sum(axis=2, keepdims=True) + 1.0) * 300.0
+        hand_chroma = hand_col / (hand_col.sum() + 1.0) * 300.0
+        hue_to_hand = np.linalg.norm(chroma - hand_chroma, axis=2)
+        hue_to_own = np.full(label.shape, np.inf, np.float32)
+        bright = rgb.mean(axis=2) >= 0.6 * float(hand_col.mean())
         for k in np.unique(label[near]):
             own_px = (label == k) & (cost[k] <= 1.0)
             if own_px.sum() < 5:
                 continue
-            to_own = np.where(near & (label == k), np.linalg.norm(rgb - np.median(rgb[own_px], axis=0), axis=2), to_own)
+            own_col = np.median(rgb[own_px], axis=0)
+            here = near & (label == k)
+            to_own = np.where(here, np.linalg.norm(rgb - own_col, axis=2), to_own)
+            own_chroma = own_col / (own_col.sum() + 1.0) * 300.0
+            hue_to_own = np.where(here, np.linalg.norm(chroma - own_chroma, axis=2), hue_to_own)
         claim = near & (to_hand < 45.0) & (to_hand < 0.5 * to_own)
-        n, comp = cv2.connectedComponents((claim | core).astype(np.uint8), connectivity=8)
+        claim |= near & bright & (hue_to_hand < 25.0) & (hue_to_hand < 0.4 * hue_to_own)
+        # attached to the hand across the drawn outlines between the fingers (a 2-px bridge at work resolution)
+        bridged = cv2.dilate((claim | core).astype(np.uint8), np.ones((5, 5), np.uint8))
+        n, comp = cv2.connectedComponents(bridged, connectivity=8)
         attached = np.zeros(n, bool)
         attached[np.unique(comp[core])] = True
         attached[0] = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -147,3 +148,30 @@ def test_an_object_joined_to_the_figure_is_refused_not_torn() -> None:
     )
     assert result.outputs == []
     assert "a large object is joined to the figure" in result.skipped[0].reason
+
+
+def test_a_hand_taken_off_the_hip_leaves_no_fingers_behind() -> None:
+    # the fitness sample rests a hand on her hip; its fingers lie on the leotard, outside the hand's landmarks. The
+    # old warp left them on the hip (a ghost hand) when the arm came down.
+    result = repose(
+        sample("fitness_architetto_franc_01"), load_pose_set("catalog-basics"), poses=["front-relaxed"], max_size=640
+    )
+    src = np.asarray(result.image).astype(np.float32)
+    s = result.source.points
+    reach = 1.6 * float(np.linalg.norm(s[[18, 20, 22]].mean(axis=0) - s[16]))
+    yy, xx = np.mgrid[0 : src.shape[0], 0 : src.shape[1]].astype(np.float32)
+    skin = np.median(src[np.hypot(xx - s[16, 0], yy - s[16, 1]) < 0.3 * reach], axis=0)
+    out = result.outputs[0]
+    rgb = np.asarray(out.rendered.image).astype(np.float32)
+    t = out.target.points
+    # the lower half of the target's torso, away from where the target puts the arms: no skin there
+    lower = np.zeros(rgb.shape[:2], np.uint8)
+    quad = [(t[11] + t[23]) / 2, (t[12] + t[24]) / 2, t[24], t[23]]
+    cv2.fillConvexPoly(lower, np.round(np.array(quad)).astype(np.int32), 1)
+    arms = np.zeros(rgb.shape[:2], bool)
+    for a, b in ((11, 13), (13, 15), (12, 14), (14, 16), (15, 19), (16, 20)):
+        d = t[b] - t[a]
+        u = np.clip(((xx - t[a, 0]) * d[0] + (yy - t[a, 1]) * d[1]) / max(float(d @ d), 1e-9), 0.0, 1.0)
+        arms |= np.hypot(xx - t[a, 0] - u * d[0], yy - t[a, 1] - u * d[1]) < 0.6 * reach
+    ghost = (lower > 0) & ~arms & (np.linalg.norm(rgb - skin, axis=2) < 60)
+    assert ghost.sum() < 40, ghost.sum()
