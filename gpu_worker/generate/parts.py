@@ -471,6 +471,9 @@ def _claim_hand_colour(
         hue_to_hand = np.linalg.norm(chroma - hand_chroma, axis=2)
         hue_to_own = np.full(label.shape, np.inf, np.float32)
         bright = rgb.mean(axis=2) >= 0.6 * float(hand_col.mean())
+        # and as colourful as skin: the pale anti-aliased rim of any part against a white backdrop has a skin-like
+        # hue too, but washed out towards grey
+        bright &= np.linalg.norm(chroma - 100.0, axis=2) > 0.6 * float(np.linalg.norm(hand_chroma - 100.0))
         for k in np.unique(label[near]):
             own_px = (label == k) & (cost[k] <= 1.0)
             if own_px.sum() < 5:

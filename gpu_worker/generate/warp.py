@@ -339,7 +339,12 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
     framing = framing.then(
         fit_frame((*corners[0], *corners[1]), (w, h), source_margins(rig.mask), framing.apply(_anchor(target)))
     )
-    if not framing.identity:
+    if not framing.identity and framing.scale == 1.0:
+        # a move only: by whole pixels, so rigid parts (prints, the face) stay pixel-exact
+        framing = Framing(shift=(float(round(framing.shift[0])), float(round(framing.shift[1]))))
+        motions = {n: PartMotion(framing.compose(m.forward), m.rigid, m.integer_shift) for n, m in motions.items()}
+        target = target.with_points(framing.apply(target.points))
+    elif not framing.identity:
         motions = {
             n: PartMotion(framing.compose(m.forward), rigid=False, integer_shift=False) for n, m in motions.items()
         }
