@@ -22,6 +22,9 @@ SIDE_VIEW_RATIO = 0.45
 # joined to it: measured 0-2 % on people with a handbag or a wand, 9 % for a smith behind his anvil, 20 % for a golfer
 # on his patch of grass.
 MAX_FOREIGN = 0.05
+# How far (× the hand's length, from the wrist) something held may stick out of a hand: spread fingers measure up
+# to about 2, a fairy's wand 3, a golf club 10.
+MAX_PROP_REACH = 2.5
 # How much wider (degrees between the two hip-to-ankle lines) a pose may open the legs than the photo has them,
 # in a floor-length garment.
 MAX_EXTRA_SPREAD = 12.0
@@ -116,15 +119,20 @@ def figure_refusal(rig: Rig) -> str | None:
             "the skeleton found in the photo is upside down (hips above the shoulders): "
             "place the skeleton by hand in the pose editor"
         )
+    if side_view(rig.skeleton):
+        return f"{DIFFUSION}: the figure is turned sideways, and the warp can only re-pose a figure facing the camera"
+    if legs_cross(rig.skeleton, rig.garment_hem if rig.garment is not None else 0.0):
+        return f"{DIFFUSION}: the legs overlap in the photo, and the warp cannot pull them apart"
     if rig.foreign_share > MAX_FOREIGN:
         return (
             f"{DIFFUSION}: a large object is joined to the figure (a prop, a stand, something in front of the body), "
             "and the warp would tear it apart with the limbs"
         )
-    if side_view(rig.skeleton):
-        return f"{DIFFUSION}: the figure is turned sideways, and the warp can only re-pose a figure facing the camera"
-    if legs_cross(rig.skeleton, rig.garment_hem if rig.garment is not None else 0.0):
-        return f"{DIFFUSION}: the legs overlap in the photo, and the warp cannot pull them apart"
+    if max(rig.held_prop_reach.values(), default=0.0) > MAX_PROP_REACH:
+        return (
+            f"{DIFFUSION}: the figure holds a long prop (a wand, a club, a tool) that the warp would break off "
+            "when the hand moves"
+        )
     return None
 
 

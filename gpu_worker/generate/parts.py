@@ -15,7 +15,7 @@ target pose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -156,6 +156,8 @@ class Rig:
     garment_hem: float = 0.0  # how far down the legs it reaches (hip → ankle fraction; ≥ 0.8 is floor length)
     # Share of the figure mask far outside every part (FAR_COST): big objects attached to the figure, not a body.
     foreign_share: float = 0.0
+    # How far (× the hand's length) something held sticks out of each hand ("l"/"r"): a wand, a club, a tool.
+    held_prop_reach: dict[str, float] = field(default_factory=dict)
     background: np.ndarray | None = None  # (H, W, 3) float32: the photo with the figure removed (set by the backend)
     background_u8: np.ndarray | None = None  # the same, rounded to the output's uint8
 
@@ -400,6 +402,27 @@ def _segment_distance(
     return (dist, t) if with_t else dist
 
 
+def _held_prop_reach(
+    label: np.ndarray, far: np.ndarray, names: list[str], bones: dict[str, tuple[np.ndarray, np.ndarray, float]]
+) -> dict[str, float]:
+    """Per hand, how far (× the hand's length, from the wrist) the figure pixels far outside every part that its arm
+    carries reach: a held wand or club sticks out well past the fingers."""
+    out: dict[str, float] = {}
+    for side in ("l", "r"):
+        hand = f"{side}_hand"
+        if hand not in bones:
+            continue
+        arm = [names.index(n) for n in (f"{side}_forearm", hand) if n in names]
+        ys, xs = np.nonzero(far & np.isin(label, arm))
+        if len(xs) == 0:
+            out[side] = 0.0
+            continue
+        wrist, tip, _ = bones[hand]
+        length = max(float(np.linalg.norm(tip - wrist)), 1.0)
+        out[side] = float(np.max(np.hypot(xs - wrist[0], ys - wrist[1]))) / length
+    return out
+
+
 def _reattach_orphans(label: np.ndarray, cost: np.ndarray, n_parts: int) -> np.ndarray:
     """Give every piece of a part's label that does not touch the part's own bone to the part it is attached to.
 
@@ -594,6 +617,7 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
     # what lies far outside every part's width is not the body: a prop, an anvil in front of the legs, a plinth
     far_from_body = fig & (cost.min(axis=0) > FAR_COST)
     label = _reattach_orphans(label, cost, len(names))
+    prop_reach = _held_prop_reach(label, far_from_body, names, bones)
     rgb_small = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA) if f < 1 else rgb
     label = _claim_hand_colour(label, cost, names, bones, rgb_small.astype(np.float32))
 
@@ -674,6 +698,7 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         shoulder_width=sw,
         garment=garment_part,
         foreign_share=float(far_from_body.sum()) / max(1, int(fig.sum())),
+        held_prop_reach=prop_reach,
         garment_hem=garment.hem if garment is not None and garment_part is not None else 0.0,
     )
 

@@ -175,3 +175,16 @@ def test_a_hand_taken_off_the_hip_leaves_no_fingers_behind() -> None:
         arms |= np.hypot(xx - t[a, 0] - u * d[0], yy - t[a, 1] - u * d[1]) < 0.6 * reach
     ghost = (lower > 0) & ~arms & (np.linalg.norm(rgb - skin, axis=2) < 60)
     assert ghost.sum() < 40, ghost.sum()
+
+
+def test_a_long_prop_in_the_hand_is_refused_not_broken_off() -> None:
+    # the fairy's wand sticks out far past her hand: the old warp left its star behind as a smear at the top
+    result = repose(
+        CALIBRATION / "fata_fatina_architetto_f_01.png",
+        load_pose_set("catalog-basics"),
+        poses=["front-relaxed"],
+        max_size=SIZE,
+        source_skeleton=_placed("fata_fatina_architetto_f_01"),
+    )
+    assert result.outputs == []
+    assert "holds a long prop" in result.skipped[0].reason
