@@ -1,11 +1,12 @@
-"""Before/after sheet of the warp on the calibration figures: each source beside its re-posed outputs.
+"""Before/after sheet of the warp on the calibration figures (and the samples): each source beside its outputs.
 
     .venv/bin/python bench/calibration_sheet.py [--pose-set catalog-basics] [--max-size 512]
                                                 [--out docs/warp_before_after.png]
 
-One row per figure of gpu_worker/assets/calibration/: the source ("before"), then one tile per pose of the set
-("after"), or the reason the pose was skipped or the picture rejected. A figure the detector cannot see uses the
-skeleton placed by hand in calibration/skeletons/ when there is one (what the pose editor would give).
+One row per figure of gpu_worker/assets/calibration/, then of gpu_worker/assets/samples/: the source ("before"), then
+one tile per pose of the set ("after"), or the reason the pose was skipped or the picture rejected. A figure the
+detector cannot see uses the skeleton placed by hand in calibration/skeletons/ when there is one (what the pose
+editor would give).
 No scores: this is for looking at.
 """
 
@@ -28,6 +29,7 @@ from gpu_worker.pose.library import load_pose_set  # noqa: E402
 from gpu_worker.pose.skeleton import Skeleton  # noqa: E402
 
 CALIBRATION = ROOT / "gpu_worker" / "assets" / "calibration"
+SAMPLES = ROOT / "gpu_worker" / "assets" / "samples"
 THUMB_W, THUMB_H, LABEL_H, PAD = 150, 200, 46, 6
 INK, MUTED, SKIP = (25, 25, 25), (90, 90, 90), (170, 90, 0)
 
@@ -91,7 +93,8 @@ def main() -> None:
     ap.add_argument("--max-size", type=int, default=512)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "warp_before_after.png")
     args = ap.parse_args()
-    rows = [figure_row(p, args.pose_set, args.max_size) for p in sorted(CALIBRATION.glob("*.png"))]
+    figures = sorted(CALIBRATION.glob("*.png")) + sorted(SAMPLES.glob("*.png"))
+    rows = [figure_row(p, args.pose_set, args.max_size) for p in figures]
     cols = max(len(r) for r in rows)
     cw, ch = THUMB_W + PAD, THUMB_H + LABEL_H + PAD
     sheet = Image.new("RGB", (PAD + cols * cw, PAD + len(rows) * ch), (255, 255, 255))
