@@ -605,6 +605,13 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
                     float(np.linalg.norm(bone)), 1e-6
                 )
                 d = d + 2.0 * behind
+            if name.endswith(("upper_arm", "thigh")) and any(PART_BY_NAME[n].parent == name for n in names):
+                # and what lies past the elbow or knee is the forearm's or the shin's: the outline of a bent knee,
+                # given to the thigh, swings away from the shin and leaves a wedge of backdrop inside the leg
+                bone = b - a
+                length = max(float(np.linalg.norm(bone)), 1e-6)
+                past = np.maximum(0.0, ((xx - a[0]) * bone[0] + (yy - a[1]) * bone[1]) / length - length)
+                d = d + 2.0 * past
             cost[k] = d / (r * taper)
     arm_idx = [k for k, n in enumerate(names) if n in ARM_PARTS]
     label = np.argmin(cost, axis=0)
