@@ -16,11 +16,12 @@ from functools import lru_cache
 from PIL import Image
 
 from gpu_worker.errors import PoseStudioError
+from gpu_worker.gate import BackendReport, Verdict, judge
+from gpu_worker.gate.targets import rivals, set_targets
 from gpu_worker.generate.base import Backend, ProgressCallback, Rendered
 from gpu_worker.pose.image_io import ImageSource, load_image
 from gpu_worker.pose.library import Pose, PoseSet
 from gpu_worker.pose.skeleton import Skeleton, check_plausible
-from gpu_worker.quality import QualityReport, check
 
 BACKEND_NAMES = ("warp", "diffusion")
 
@@ -34,7 +35,7 @@ class PoseOutput:
     pose: Pose
     target: Skeleton
     rendered: Rendered
-    quality: QualityReport
+    quality: Verdict
     # this pose's share of the backend's batch time plus its own quality check
     seconds: float
 
@@ -169,16 +170,30 @@ def repose(
     if len(rendered) != len(todo):
         raise PoseStudioError(f"backend '{be.name}' returned {len(rendered)} images for {len(todo)} poses")
 
-    # 6. check every output
+    # 6. the output gate judges every output from its pixels (against its target, the set's other poses and the
+    # source); the backend's own report can only add reasons to fail
     outputs: list[PoseOutput] = []
     share = timings["render"] / max(1, len(todo))
     timings["check"] = 0.0
+    t0 = time.perf_counter()
+    all_targets = set_targets(source, pose_set)
+    timings["check"] += time.perf_counter() - t0
     for k, (p, target, r) in enumerate(zip(todo, targets, rendered, strict=True)):
         report(0.8 + 0.2 * k / max(1, len(todo)), f"checking {p.id}")
         t0 = time.perf_counter()
-        # a backend may have moved or shrunk the figure to keep it in the frame: check against what it drew
-        target = r.extras.get("target", target) if isinstance(r.extras.get("target"), Skeleton) else target
-        quality = check(r.image, target, r, image, source)
+        # a backend may have moved or shrunk the figure to keep it in the frame: judge against what it drew
+        drawn = r.extras.get("target")
+        if isinstance(drawn, Skeleton):
+            target = drawn
+        quality = judge(
+            r.image,
+            image,
+            target,
+            source_skeleton=source,
+            others=rivals(all_targets, p.id),
+            backend=be.name,
+            report=BackendReport(r.uncovered_fraction, r.foldover_fraction),
+        )
         dt = time.perf_counter() - t0
         timings["check"] += dt
         outputs.append(PoseOutput(pose=p, target=target, rendered=r, quality=quality, seconds=share + dt))
