@@ -116,8 +116,8 @@ def figure_refusal(rig: Rig) -> str | None:
     """Why no pose at all can be warped for this figure, or None."""
     if upside_down(rig.skeleton):
         return (
-            "the skeleton found in the photo is upside down (hips above the shoulders): "
-            "place the skeleton by hand in the pose editor"
+            "the skeleton is upside down (hips above the shoulders): "
+            "place the skeleton by hand, head up, in the pose editor"
         )
     if side_view(rig.skeleton):
         return f"{DIFFUSION}: the figure is turned sideways, and the warp can only re-pose a figure facing the camera"
