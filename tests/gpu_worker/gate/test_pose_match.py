@@ -10,6 +10,7 @@ from gpu_worker.pose.skeleton import Skeleton
 
 from ..conftest import figure_points, skeleton_from
 
+
 def _shift(sk: Skeleton, dx: float, dy: float = 0.0) -> Skeleton:
     return sk.with_points(sk.points + np.array([dx, dy]))
 
