@@ -122,7 +122,9 @@ def test_generate_writes_outputs_sheet_and_report(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     code, stdout, err = _run("generate", str(GROOM), "--pose-set", "catalog-basics", "--poses",
                              "front-relaxed,weight-shift", "--out", str(out), "--max-size", "1024")
-    assert code == 0, err
+    # the warp's outputs of the groom are not publishable (tests/gpu_worker/gate/data/labels.json, by eye): the
+    # gate fails them with reasons, and exit 1 says so; everything is still written
+    assert code == 1, err
     folder = out / GROOM.stem
     for pose in ("front-relaxed", "weight-shift"):
         with Image.open(folder / f"{pose}.png") as im:
@@ -134,8 +136,11 @@ def test_generate_writes_outputs_sheet_and_report(tmp_path: Path) -> None:
     assert [o["pose"] for o in report["outputs"]] == ["front-relaxed", "weight-shift"]
     first = report["outputs"][0]
     assert set(first) >= {"source", "pose", "backend", "oks", "pck", "passed", "seconds", "reasons"}
-    assert first["passed"] is True and first["reasons"] == [] and first["oks"] > 0.8
-    assert report["summary"] == {"inputs": 1, "rejected": 0, "outputs": 2, "passed": 2, "failed": 0, "skipped": 0}
+    assert first["oks"] > 0.8  # the pose is reached; the image is not clean enough to publish
+    assert all(o["passed"] is (not o["reasons"]) for o in report["outputs"])
+    assert first["passed"] is False and first["reasons"]
+    assert set(first["scores"]) >= {"oks", "pck", "colour_distance", "area_ratio"}
+    assert report["summary"] == {"inputs": 1, "rejected": 0, "outputs": 2, "passed": 0, "failed": 2, "skipped": 0}
     assert f"contact sheet: {folder / 'contact_sheet.png'}" in stdout
     assert f"report: {out / 'report.json'}" in stdout
     assert "weight-shift: OKS" in err  # progress and per-output lines on stderr
@@ -149,7 +154,7 @@ def test_one_bad_input_among_good_ones_exits_1_and_keeps_the_rest(tmp_path: Path
     assert code == 1
     assert (tmp_path / "o" / GROOM.stem / "front-relaxed.png").is_file()
     report = json.loads((tmp_path / "o" / "report.json").read_text())
-    assert report["summary"]["rejected"] == 1 and report["summary"]["passed"] == 1
+    assert report["summary"]["rejected"] == 1 and report["summary"]["outputs"] == 1
 
 
 @pytest.mark.parametrize(
@@ -294,7 +299,7 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
     assert (out / GROOM.stem / "hand-on-hip.png").is_file()
     assert (out / GROOM.stem / "contact_sheet.png").is_file()
     report = json.loads((out / "report.json").read_text())
-    assert report["outputs"][0]["pose"] == "hand-on-hip" and report["outputs"][0]["passed"] is True
+    assert report["outputs"][0]["pose"] == "hand-on-hip" and isinstance(report["outputs"][0]["passed"], bool)
     assert report["rejected"][0]["source"] == str(bad)
     assert f"report: {out / 'report.json'}" in proc.stdout
 
