@@ -92,13 +92,13 @@ MIN_DETAIL = 6.0
 
 
 def _shifted_ncc(a: np.ndarray, b: np.ndarray) -> float:
-    best = -1.0
+    """Best normalised cross-correlation of `a`'s core with `b` over shifts of up to `SHIFT` pixels."""
     h, w = a.shape
-    core = a[SHIFT : h - SHIFT, SHIFT : w - SHIFT]
-    for dy in range(-SHIFT, SHIFT + 1):
-        for dx in range(-SHIFT, SHIFT + 1):
-            best = max(best, _ncc(core, b[SHIFT + dy : h - SHIFT + dy, SHIFT + dx : w - SHIFT + dx]))
-    return best
+    core = np.ascontiguousarray(a[SHIFT : h - SHIFT, SHIFT : w - SHIFT], dtype=np.float32)
+    if float(core.std()) < 1e-3 or float(b.std()) < 1e-3:
+        return _ncc(core, b[SHIFT : h - SHIFT, SHIFT : w - SHIFT])
+    scores = cv2.matchTemplate(np.ascontiguousarray(b, dtype=np.float32), core, cv2.TM_CCOEFF_NORMED)
+    return float(np.nan_to_num(scores, nan=-1.0).max())
 
 
 def patch_match(a: np.ndarray | None, b: np.ndarray | None) -> tuple[float, float] | None:

@@ -70,9 +70,12 @@ def backdrop_colour(rgb: np.ndarray) -> np.ndarray:
     return np.median(border, axis=0)
 
 
-def silhouette(rgb: np.ndarray, person_mask: np.ndarray | None = None) -> Silhouette:
-    """The figure in `rgb` (H, W, 3 uint8, full size); `person_mask` (full size, 0..1) for a busy backdrop."""
-    small, scale = analysis_copy(rgb)
+def silhouette(
+    rgb: np.ndarray, person_mask: np.ndarray | None = None, small: tuple[np.ndarray, float] | None = None
+) -> Silhouette:
+    """The figure in `rgb` (H, W, 3 uint8, full size); `person_mask` (full size, 0..1) for a busy backdrop;
+    `small`: `analysis_copy(rgb)` when the caller has it already."""
+    small, scale = small if small is not None else analysis_copy(rgb)
     colour = backdrop_colour(small)
     border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]]).astype(np.int16)
     uniform = float((np.abs(border - colour).max(axis=1) <= BACKDROP_TOLERANCE).mean()) >= UNIFORM_BORDER

@@ -89,8 +89,8 @@ def judge(
     scores: dict[str, float] = {}
 
     # 1. analysis copies; the not-the-source check needs the silhouettes (step 4) and comes with them
-    src_small, _ = analysis_copy(src_rgb)
-    out_small, _ = analysis_copy(out_rgb)
+    src_small, src_scale = analysis_copy(src_rgb)
+    out_small, out_scale = analysis_copy(out_rgb)
 
     # 2. re-detect the pose on the output
     try:
@@ -108,8 +108,8 @@ def judge(
         reasons += _pose_reasons(found, target, src_sk, others, th, scores)
 
     # 4. figure integrity against the source (same kind of silhouette on both sides)
-    src_fig = silhouette(src_rgb, src_sk.mask)
-    out_fig = silhouette(out_rgb, found.mask if found is not None else None)
+    src_fig = silhouette(src_rgb, src_sk.mask, (src_small, src_scale))
+    out_fig = silhouette(out_rgb, found.mask if found is not None else None, (out_small, out_scale))
     reasons += _unchanged_reasons(src_small, out_small, src_fig, out_fig, src_sk, target, th, scores)
     reasons += _integrity_reasons(src_fig, out_fig, src_sk, target, th, scores)
 

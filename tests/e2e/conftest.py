@@ -256,3 +256,58 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, stack: Sta
         time.sleep(interval)
     logs = stack.worker_logs() if stack else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+
+
+def review_and_publish(stack: Stack, shop_domain: str, job_id: int, timeout: float = 90) -> Any:
+    """The merchant's flow in auto mode since the gate became strict: the job waits in `awaiting_review` with the
+    outputs that failed the gate; the merchant approves every waiting output and publishes through the JSON API
+    (App Bridge ID token), and the job ends `published`. Returns the published Job row (detached).
+
+    Before approving, asserts the product rule "auto mode publishes only gate passes": no output that failed the
+    gate is on the product, and the product holds none of this job's media but the passes auto mode published."""
+    from sqlalchemy import select
+
+    from plugin.extensions import db
+    from plugin.models.job import Job, JobState
+    from plugin.models.output import Decision, Output
+
+    def load() -> tuple[Any, list[Any]]:
+        with stack.app.app_context():
+            row = db.session.get(Job, job_id)
+            outs = list(db.session.scalars(select(Output).where(Output.job_id == job_id).order_by(Output.position)))
+            for r in [row, *outs]:
+                db.session.expunge(r)
+            return row, outs
+
+    def awaiting() -> Any:
+        row, outs = load()
+        if row.state in (JobState.FAILED, JobState.CANCELLED, JobState.PUBLISHED):
+            raise AssertionError(f"job {job_id} ended {row.state.value} ({row.error_code}: {row.error_message}) "
+                                 f"instead of awaiting review\n{stack.worker_logs()}")  # fmt: skip
+        return row.state == JobState.AWAITING_REVIEW and row.progress == 100 and outs and (row, outs)
+
+    row, outs = wait_for(awaiting, timeout, f"job {job_id} to await review", stack)
+    waiting = [o for o in outs if o.decision == Decision.PENDING]
+    assert waiting, [(o.pose_id, o.passed, o.decision.value) for o in outs]
+    assert all(o.shopify_media_id is None for o in waiting)
+    assert all(o.shopify_media_id is None for o in outs if not o.passed), "auto mode published a gate failure"
+    emu_shop = stack.emulator.shop(shop_domain)
+    ours = [m.gid for m in emu_shop.gallery(row.product_id) if m.filename.startswith(f"pose-studio-{job_id}-")]
+    assert sorted(ours) == sorted(o.shopify_media_id for o in outs if o.shopify_media_id), ours
+
+    client = stack.app.test_client()
+    headers = {"Authorization": f"Bearer {stack.emulator.make_id_token(shop_domain)}"}
+    for o in waiting:
+        response = client.post(f"/api/outputs/{o.id}/approve", headers=headers)
+        assert response.status_code == 200, response.get_json()
+    response = client.post(f"/api/jobs/{job_id}/publish", headers=headers)
+    assert response.status_code == 202, response.get_json()
+
+    def published() -> Any:
+        row, _ = load()
+        if row.state == JobState.FAILED:
+            raise AssertionError(f"job {job_id} failed publishing: {row.error_code}: {row.error_message}\n"
+                                 f"{stack.worker_logs()}")  # fmt: skip
+        return row.state == JobState.PUBLISHED and row
+
+    return wait_for(published, timeout, f"job {job_id} to be published", stack)

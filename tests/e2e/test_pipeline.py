@@ -20,7 +20,7 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Output
-from tests.e2e.conftest import CRASH_POSE_SET, Stack, wait_for
+from tests.e2e.conftest import CRASH_POSE_SET, Stack, review_and_publish, wait_for
 from tests.shopify_emulator.store import product_rest_payload
 
 pytestmark = pytest.mark.slow
@@ -77,8 +77,8 @@ def test_webhook_to_ready_media_in_order_with_alt_text_and_no_echo_loop(e2e: Sta
     product = new_product(e2e, emu_shop)
     send_create(e2e, emu_shop, product)
     first = wait_for(lambda: jobs_of(e2e, shop.id), 30, "a job", e2e)[0]
-    done = wait_state(e2e, first.id, {JobState.PUBLISHED, JobState.FAILED, JobState.AWAITING_REVIEW})
-    assert done.state == JobState.PUBLISHED, (done.error_code, done.error_message, e2e.worker_logs())
+    # auto mode publishes only gate passes: the job waits for review; the merchant approves all and publishes
+    done = review_and_publish(e2e, shop.domain, first.id)
     outs = outputs_of(e2e, done.id)
     assert [o.pose_id for o in outs] == ["front-relaxed", "hand-on-hip", "walking-stride", "hands-on-hips",
                                          "weight-shift"]  # fmt: skip
@@ -106,7 +106,7 @@ def test_the_same_webhook_three_times_makes_one_job(e2e: Stack, e2e_shop: Any) -
     for i in range(2):
         send_create(e2e, emu_shop, product, event_id=f"evt-other-{i}")
     first = wait_for(lambda: jobs_of(e2e, shop.id), 30, "a job", e2e)[0]
-    wait_state(e2e, first.id, {JobState.PUBLISHED, JobState.FAILED})
+    review_and_publish(e2e, shop.domain, first.id)
     time.sleep(1.5)
     assert len(jobs_of(e2e, shop.id)) == 1
     assert len(our_gallery(emu_shop, product)) == 5
@@ -120,7 +120,7 @@ def test_changed_source_image_regenerates_and_replaces(e2e: Stack, e2e_shop: Any
     product = new_product(e2e, emu_shop)
     send_create(e2e, emu_shop, product)
     first = wait_for(lambda: jobs_of(e2e, shop.id), 30, "a job", e2e)[0]
-    wait_state(e2e, first.id, {JobState.PUBLISHED})
+    review_and_publish(e2e, shop.domain, first.id)
     # the merchant replaces the product photo
     with e2e.emulator.lock:
         old = product.media_ids[0]
@@ -140,6 +140,9 @@ def test_changed_source_image_regenerates_and_replaces(e2e: Stack, e2e_shop: Any
     waiting = [o for o in outs if o.decision.value == "pending"]
     assert done.state == (JobState.AWAITING_REVIEW if waiting else JobState.PUBLISHED), (done.state, done.stage)
     assert all(not o.passed for o in waiting)
+    if waiting:  # the merchant approves the ones waiting and publishes them
+        review_and_publish(e2e, shop.domain, second.id)
+        outs = outputs_of(e2e, second.id)
     ours = our_gallery(emu_shop, product)
     published = [o.shopify_media_id for o in outs if o.shopify_media_id]
     assert published
@@ -163,8 +166,7 @@ def test_sigkill_of_the_pool_child_mid_generation_finishes_exactly_once(e2e: Sta
         assert children, gpu.tail()
         for pid in children:
             os.kill(pid, signal.SIGKILL)
-        done = wait_state(e2e, first.id, {JobState.PUBLISHED, JobState.FAILED}, timeout=120)
-        assert done.state == JobState.PUBLISHED, (done.error_message, e2e.worker_logs())
+        done = review_and_publish(e2e, shop.domain, first.id, timeout=120)
         assert done.attempts == 2
         assert len(our_gallery(emu_shop, product)) == 5
         assert len({m.filename for m in our_gallery(emu_shop, product)}) == 5
@@ -268,7 +270,7 @@ def test_shop_redact_leaves_nothing_of_the_shop(e2e: Stack, e2e_shop: Any) -> No
     product = new_product(e2e, emu_shop)
     send_create(e2e, emu_shop, product)
     first = wait_for(lambda: jobs_of(e2e, shop.id), 30, "a job", e2e)[0]
-    wait_state(e2e, first.id, {JobState.PUBLISHED})
+    review_and_publish(e2e, shop.domain, first.id)
     prefix = e2e.storage_dir / shop.domain
     assert any(prefix.rglob("*.png"))
     # Shopify sends shop/redact 48 h after an uninstall (one for an installed shop is refused)

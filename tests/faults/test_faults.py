@@ -23,7 +23,7 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Output
-from tests.e2e.conftest import Stack, wait_for
+from tests.e2e.conftest import Stack, review_and_publish, wait_for
 from tests.faults.conftest import ThrowawayPostgres, ThrowawayRedis
 from tests.shopify_emulator.store import product_rest_payload
 
@@ -113,6 +113,15 @@ def assert_truthful(stack: Stack, shop_id: int, emu_shop: Any, products: list[An
     return jobs
 
 
+def approve_waiting(stack: Stack, shop: Any, emu_shop: Any, products: list[Any], jobs: list[Job]) -> list[Job]:
+    """Auto mode publishes only gate passes: the merchant approves and publishes each job awaiting review (through
+    the API); then the invariants are checked again on the published products."""
+    for job in jobs:
+        if job.state is JobState.AWAITING_REVIEW:
+            review_and_publish(stack, shop.domain, job.id)
+    return assert_truthful(stack, shop.id, emu_shop, products, timeout=30)
+
+
 def test_postgres_restarted_mid_bulk(faults: Stack, fault_shop: Callable[..., Any],
                                      throwaway_postgres: ThrowawayPostgres) -> None:
     shop, emu_shop = fault_shop()
@@ -120,6 +129,7 @@ def test_postgres_restarted_mid_bulk(faults: Stack, fault_shop: Callable[..., An
     wait_until_generating(faults, shop.id)
     throwaway_postgres.restart()  # every open connection of the app and both workers is cut
     jobs = assert_truthful(faults, shop.id, emu_shop, products)
+    jobs = approve_waiting(faults, shop, emu_shop, products, jobs)
     assert all(j.state is JobState.PUBLISHED for j in jobs), [(j.state, j.error_message) for j in jobs]
 
 
@@ -154,6 +164,7 @@ def test_postgres_backends_terminated_mid_task(faults: Stack, fault_shop: Callab
         faults.emulator.faults.configure(retry_after=retry_after)
         admin.dispose()
     jobs = assert_truthful(faults, shop.id, emu_shop, products, timeout=90)
+    jobs = approve_waiting(faults, shop, emu_shop, products, jobs)
     assert all(j.state is JobState.PUBLISHED for j in jobs), [(j.state, j.error_message) for j in jobs]
 
 
@@ -169,6 +180,7 @@ def test_redis_restarted_mid_bulk(faults: Stack, fault_shop: Callable[..., Any],
     # later unacked-restore sweep (measured 100 s after the restart here), and kombu 5.7 may end a worker outright:
     # run the supervisor and reconcile as production does, and allow longer than the other faults.
     jobs = assert_truthful(faults, shop.id, emu_shop, products, timeout=300, supervised=True)
+    jobs = approve_waiting(faults, shop, emu_shop, products, jobs)
     assert all(j.state is JobState.PUBLISHED for j in jobs), [(j.state, j.error_message) for j in jobs]
 
 
@@ -188,6 +200,7 @@ def test_gpu_worker_sigkilled_mid_job(faults: Stack, fault_shop: Callable[..., A
         gpu.start()
         gpu.wait_ready()
         jobs = assert_truthful(faults, shop.id, emu_shop, products)
+        jobs = approve_waiting(faults, shop, emu_shop, products, jobs)
         assert all(j.state is JobState.PUBLISHED for j in jobs), [(j.state, j.error_message) for j in jobs]
         assert any(j.attempts >= 2 for j in jobs), "the killed job ran again"
     finally:

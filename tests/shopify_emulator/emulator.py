@@ -20,6 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -312,7 +313,10 @@ class ShopifyEmulator:
             "X-Shopify-API-Version": api_version or self.api_versions[0],
             "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
             "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": triggered_at or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            # Shopify sends sub-second precision (e.g. 2023-03-29T18:00:27.877041743Z); whole seconds would make an
+            # uninstall in the same second as the install look older than it
+            "X-Shopify-Triggered-At": triggered_at
+            or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
 
     def send_webhook(
