@@ -179,10 +179,11 @@ class DiffusionBackend:
 
         # 4. text + image-prompt embeddings, once for the photo
         pipe = models.pipeline
+        ip_image = photo if models.has_ip_adapter else None
         cond = pipe.encode_conditioning(
             cfg.prompt,
             cfg.negative_prompt,
-            ip_adapter_image=photo if models.has_ip_adapter else None,
+            ip_adapter_image=ip_image,
             guidance_scale=cfg.guidance,
         )
         start = _P_LOAD + _P_WARP + _P_ENCODE
@@ -218,6 +219,8 @@ class DiffusionBackend:
                 "backend": self.name, "mode": it.mode.value, "pose_id": it.pose_id, "seed": it.seed,
                 "steps": units[it.mode], "batch_size": batch_size, "generation_size": (gw, gh),
                 "family": models.family.value, "control_image": it.control,
+                "generated": image,  # the denoiser's own output, at generation size, before any compositing
+                "ip_adapter_image": ip_image,
             }  # fmt: skip
             if it.warped is not None:
                 w = it.warped

@@ -24,13 +24,13 @@ def test_check_passes_on_a_complete_set(tiny_models) -> None:
 
 
 def test_check_fails_naming_what_is_missing_and_how_to_get_it(tiny_models) -> None:
-    env = tiny_models.env("sd15", CONTROLNET="lllyasviel/control_v11p_sd15_openpose")
+    env = tiny_models.env("sd15", CONTROLNET="thibaud/controlnet-sd15-openpose-not-fetched")
     result = _run(["models", "check"], env)
     assert result.exit_code == 1
     assert "MISSING  controlnet" in result.output
     assert (
         "pose-studio models fetch" in result.output
-        and "lllyasviel/control_v11p_sd15_openpose" in result.output
+        and "thibaud/controlnet-sd15-openpose-not-fetched" in result.output
     )
 
 
@@ -61,5 +61,6 @@ def test_fetch_without_network_fails_with_one_line(tiny_models, tmp_path, extra,
 
 
 def test_fetch_with_only_local_paths_has_nothing_to_do(tiny_models) -> None:
-    result = _run(["models", "fetch"], tiny_models.env("sd15"))
+    local = {c.upper(): str(path) for c, path in tiny_models.sd15.items()}
+    result = _run(["models", "fetch"], tiny_models.env("sd15", **local))
     assert result.exit_code == 0 and "nothing to fetch" in result.output

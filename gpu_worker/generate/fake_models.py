@@ -1,0 +1,236 @@
+"""Tiny random-weight models in exactly the layout `pose-studio models fetch` writes (`pose-studio models fake`).
+
+For each component of a preset that names a Hub reference, the fake goes where the fetch would put the real one
+(`<models dir>/owner--name/<sub path>`, base weights as the fp16 variant, as fetch downloads them), so
+`POSE_STUDIO_MODELS_DIR=<dest> POSE_STUDIO_DIFFUSION_PRESET=<preset> pose-studio models check` passes and the
+whole production path (loader, pipelines, backend, engine, check) runs on a CPU in seconds. The images are noise.
+
+Every weight is random after `torch.manual_seed(0)`: the same call writes the same files. The ControlNet's
+zero-initialised output convolutions are filled with random values too, so that a ControlNet wiring bug changes
+the images (a zero ControlNet adds nothing, whatever it is given). The CLIP tokenizer is a small byte-level BPE
+built here (real CLIP ids need the real vocabulary, which the real model folder carries).
+
+Imports torch and diffusers lazily: only the fake command and the tests call this.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gpu_worker.generate.model_config import PRESETS, DiffusionConfig
+
+PROMPT_WORDS = ("photo", "of", "a", "model", "the", "studio", "high", "quality", "blurry", "low", "same", "person")
+# Tiny sizes: 2 UNet levels (×2) on a ×8 VAE → generation sides are multiples of 16.
+_CLIP_DIM = 32
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte → printable-unicode map (every byte gets one visible character)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs], strict=True))
+
+
+def write_tiny_clip_tokenizer(folder: Path) -> int:
+    """A byte-level CLIP BPE with a handful of merges (whole prompt words); returns the vocabulary size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list(bytes_to_unicode().values())
+    vocab_list = chars + [c + "</w>" for c in chars]
+    merges: list[str] = []
+    for word in PROMPT_WORDS:
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(pieces) > 1:
+            merged = pieces[0] + pieces[1]
+            merges.append(f"{pieces[0]} {pieces[1]}")
+            if merged not in vocab_list:
+                vocab_list.append(merged)
+            pieces = [merged] + pieces[2:]
+    merges = list(dict.fromkeys(merges))
+    vocab_list += ["<|startoftext|>", "<|endoftext|>"]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab_list)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    return len(vocab_list)
+
+
+def _tokenizer(folder: Path, **kw: Any) -> Any:
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77, **kw)
+
+
+def _text_config(vocab_size: int, **kw: Any) -> Any:
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        vocab_size=vocab_size, hidden_size=_CLIP_DIM, intermediate_size=37, num_attention_heads=4,
+        num_hidden_layers=2, max_position_embeddings=77, bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1, **kw,
+    )  # fmt: skip
+
+
+def _vae() -> Any:
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    # 4 blocks → ×8 down-sampling, like SD's VAE and the ControlNet conditioning embedding (they must match).
+    return AutoencoderKL(
+        block_out_channels=(16, 16, 16, 16), in_channels=3, out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1, latent_channels=4, norm_num_groups=8, sample_size=64,
+    )  # fmt: skip
+
+
+def _unet(family: str) -> Any:
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    common: dict[str, Any] = dict(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), norm_num_groups=32,
+    )  # fmt: skip
+    if family == "sd15":
+        return UNet2DConditionModel(**common, cross_attention_dim=_CLIP_DIM, attention_head_dim=8)
+    return UNet2DConditionModel(
+        **common, attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=_CLIP_DIM + 6 * 8,  # pooled text + 6 time ids × 8
+        cross_attention_dim=2 * _CLIP_DIM,  # the two text encoders side by side
+    )  # fmt: skip
+
+
+def tiny_controlnet(unet: Any) -> Any:
+    """A ControlNet for `unet` whose zero convolutions are random: its residuals change the UNet's output."""
+    import torch
+    from diffusers import ControlNetModel
+
+    torch.manual_seed(0)
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32, 96, 256))
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, param in controlnet.named_parameters():
+            if not param.any() and ("controlnet_" in name or "conv_out" in name) and name.endswith("weight"):
+                param.copy_(torch.randn(param.shape, generator=g) * 0.1)
+    return controlnet
+
+
+def ip_adapter_state_dict(unet: Any, clip_dim: int, tokens: int = 4) -> dict[str, Any]:
+    """A basic (4-token) IP-Adapter for `unet`: image_proj + to_k_ip/to_v_ip per cross-attention (keys 1, 3, …)."""
+    import torch
+
+    cross = unet.config.cross_attention_dim
+    g = torch.Generator().manual_seed(0)
+    sd = {
+        "image_proj.proj.weight": torch.randn(tokens * cross, clip_dim, generator=g) * 0.02,
+        "image_proj.proj.bias": torch.zeros(tokens * cross),
+        "image_proj.norm.weight": torch.ones(cross),
+        "image_proj.norm.bias": torch.zeros(cross),
+    }
+    key = 1
+    for name in unet.attn_processors:
+        if not name.endswith("attn2.processor"):
+            continue
+        attn = unet.get_submodule(name[: -len(".processor")])
+        hidden = attn.to_k.out_features
+        sd[f"ip_adapter.{key}.to_k_ip.weight"] = torch.randn(hidden, cross, generator=g) * 0.02
+        sd[f"ip_adapter.{key}.to_v_ip.weight"] = torch.randn(hidden, cross, generator=g) * 0.02
+        key += 2
+    return sd
+
+
+def tiny_image_encoder(folder: Path, projection_dim: int = _CLIP_DIM) -> None:
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    cfg = CLIPVisionConfig(
+        hidden_size=_CLIP_DIM, projection_dim=projection_dim, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, image_size=32, patch_size=4,
+    )  # fmt: skip
+    CLIPVisionModelWithProjection(cfg).save_pretrained(folder)
+
+
+def _base_pipeline(family: str, unet: Any, tok_dir: Path) -> Any:
+    import torch
+    from diffusers import (
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+        UniPCMultistepScheduler,
+    )
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    vocab = write_tiny_clip_tokenizer(tok_dir)
+    torch.manual_seed(0)
+    te1 = CLIPTextModel(_text_config(vocab))
+    if family == "sd15":
+        scheduler = UniPCMultistepScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+        )
+        return StableDiffusionPipeline(
+            vae=_vae(), text_encoder=te1, tokenizer=_tokenizer(tok_dir), unet=unet, scheduler=scheduler,
+            safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        )  # fmt: skip
+    torch.manual_seed(0)
+    te2 = CLIPTextModelWithProjection(_text_config(vocab, projection_dim=_CLIP_DIM))
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="leading",
+        steps_offset=1,
+    )  # fmt: skip
+    return StableDiffusionXLPipeline(
+        vae=_vae(), text_encoder=te1, text_encoder_2=te2, tokenizer=_tokenizer(tok_dir),
+        tokenizer_2=_tokenizer(tok_dir, pad_token="!"), unet=unet  # noqa: S106 — a token, not a password, scheduler=scheduler,
+    )  # fmt: skip
+
+
+def write_controlnet_family(
+    family: str, *, base: Path, controlnet: Path, ip_adapter: Path | None, image_encoder: Path | None,
+    variant: str | None = None,
+) -> None:
+    """Write a tiny SD1.5 or SDXL base checkpoint, pose ControlNet, IP-Adapter file and image encoder to the
+    given places (diffusers / transformers folder layouts; `variant="fp16"` names the base weights as fetch does).
+    """
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    unet = _unet(family)
+    controlnet_model = tiny_controlnet(unet)
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe = _base_pipeline(family, unet, Path(tmp))
+        pipe.save_pretrained(base, variant=variant)
+    controlnet_model.save_pretrained(controlnet)
+    if image_encoder is not None:
+        tiny_image_encoder(image_encoder)
+    if ip_adapter is not None:
+        ip_adapter.parent.mkdir(parents=True, exist_ok=True)
+        save_file(ip_adapter_state_dict(unet, clip_dim=_CLIP_DIM), ip_adapter)
+
+
+FAKE_PRESETS = tuple(PRESETS)
+
+
+def write_fake_preset(preset: str, dest: Path) -> list[Path]:
+    """Write the tiny models of `preset` where `pose-studio models fetch --preset preset --dest dest` would put
+    the real ones. Returns the folders / files written."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    config = DiffusionConfig(preset=preset, models_dir=str(dest)).validated()
+    refs = {c: config.ref(c) for c in ("base", "controlnet", "ip_adapter", "image_encoder")}
+    base, controlnet, ip, enc = (refs[c] for c in ("base", "controlnet", "ip_adapter", "image_encoder"))
+    assert base is not None and controlnet is not None
+    write_controlnet_family(
+        "sdxl" if preset == "sdxl" else "sd15", base=base.path, controlnet=controlnet.path,
+        ip_adapter=ip.path if ip else None, image_encoder=enc.path if enc else None, variant="fp16",
+    )  # fmt: skip
+    return [r.path for r in refs.values() if r is not None]
