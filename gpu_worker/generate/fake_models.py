@@ -189,7 +189,8 @@ def _base_pipeline(family: str, unet: Any, tok_dir: Path) -> Any:
     )  # fmt: skip
     return StableDiffusionXLPipeline(
         vae=_vae(), text_encoder=te1, text_encoder_2=te2, tokenizer=_tokenizer(tok_dir),
-        tokenizer_2=_tokenizer(tok_dir, pad_token="!"), unet=unet  # noqa: S106 — a token, not a password, scheduler=scheduler,
+        tokenizer_2=_tokenizer(tok_dir, pad_token="!"),  # noqa: S106 — a token, not a password
+        unet=unet, scheduler=scheduler,
     )  # fmt: skip
 
 
