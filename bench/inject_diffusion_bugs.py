@@ -71,16 +71,30 @@ BUGS = [
     Bug("vae-scaling-omitted-sd15", _SD, "latents.to(self.vae.dtype) / self.vae.config.scaling_factor",
         "latents.to(self.vae.dtype)"),
     # -- our wiring around diffusers' pipelines (what remains ours after the move)
-    Bug("prompts-swapped", _RUN, "prompt_embeds=cond.prompt_embeds,\n", "prompt_embeds=cond.negative_prompt_embeds,\n"),
+    Bug("prompts-swapped", _RUN,
+        "prompt_embeds=_batch(cond.prompt_embeds, n),\n"
+        "            negative_prompt_embeds=_batch(cond.negative_prompt_embeds, n) if cond.do_cfg else None,",
+        "prompt_embeds=_batch(cond.negative_prompt_embeds if cond.do_cfg else cond.prompt_embeds, n),\n"
+        "            negative_prompt_embeds=_batch(cond.prompt_embeds, n) if cond.do_cfg else None,"),
+    Bug("pooled-prompts-swapped", _RUN,
+        "pooled_prompt_embeds=_batch(cond.pooled_prompt_embeds, n),\n"
+        "                negative_pooled_prompt_embeds=_batch(cond.negative_pooled_prompt_embeds, n),",
+        "pooled_prompt_embeds=_batch(\n"
+        "                    cond.negative_pooled_prompt_embeds if cond.do_cfg else cond.pooled_prompt_embeds, n),\n"
+        "                negative_pooled_prompt_embeds=_batch(cond.pooled_prompt_embeds if cond.do_cfg else None, n),"),
     Bug("cfg-dropped-guidance-not-passed", _RUN, "guidance_scale=guidance_scale,", "guidance_scale=1.0,"),
     Bug("controlnet-scale-not-passed", _RUN, "controlnet_conditioning_scale=controlnet_conditioning_scale,",
         "controlnet_conditioning_scale=0.0,"),
     Bug("control-images-reordered-run", _RUN, "control_images = list(control_images)",
         "control_images = list(control_images)[::-1]"),
     Bug("refine-strength-not-passed", _RUN, "strength=strength,", "strength=1.0,"),
+    Bug("refine-init-is-the-control", _RUN, "image=list(init_images),", "image=control_images,"),
     Bug("sdxl-size-conditioning-swapped", _RUN, "original_size=(height, width), target_size=(height, width)",
         "original_size=(width, height), target_size=(width, height)"),
-    Bug("ip-adapter-embeds-swapped", _RUN, "torch.cat([neg.repeat(", "torch.cat([pos.repeat("),
+    Bug("ip-adapter-embeds-swapped", _RUN,
+        "ip_embeds = pipe.prepare_ip_adapter_image_embeds(ip_adapter_image, None, device, 1, do_cfg)",
+        "ip_embeds = [torch.cat(e.chunk(2)[::-1]) for e in "
+        "pipe.prepare_ip_adapter_image_embeds(ip_adapter_image, None, device, 1, do_cfg)]"),
     # -- the backend (both eras)
     Bug("one-seed-for-the-batch", _BACKEND, "torch.Generator(\"cpu\").manual_seed(it.seed) for it in chunk",
         "torch.Generator(\"cpu\").manual_seed(chunk[0].seed) for it in chunk"),

@@ -329,7 +329,7 @@ def _inspect_ip_adapter(
 @dataclass
 class LoadedModels:
     family: Family
-    pipeline: Any  # PoseControlNetPipeline | PoseControlNetXLPipeline
+    pipeline: Any  # pipelines.run.PosePipelines (diffusers' stock ControlNet pipelines of the family)
     device: torch.device
     dtype: torch.dtype
     has_ip_adapter: bool
@@ -497,15 +497,22 @@ def _load(config: DiffusionConfig) -> LoadedModels:
         components["image_encoder"] = None
         components["feature_extractor"] = None
 
+    from gpu_worker.generate.pipelines.run import PosePipelines
+
     if family is Family.SDXL:
-        from gpu_worker.generate.pipelines.pose_controlnet_sdxl import PoseControlNetXLPipeline
-
-        pipe = PoseControlNetXLPipeline(**components, requires_aesthetics_score=False, add_watermarker=False)
+        generate = diffusers.StableDiffusionXLControlNetPipeline(**components, add_watermarker=False)
+        refine = diffusers.StableDiffusionXLControlNetImg2ImgPipeline(
+            **generate.components, requires_aesthetics_score=False, add_watermarker=False
+        )
     else:
-        from gpu_worker.generate.pipelines.pose_controlnet_sd import PoseControlNetPipeline
-
-        pipe = PoseControlNetPipeline(**components, safety_checker=None, requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
+        extra = {"safety_checker": None, "requires_safety_checker": False}
+        generate = diffusers.StableDiffusionControlNetPipeline(**components, **extra)
+        refine = diffusers.StableDiffusionControlNetImg2ImgPipeline(
+            **{**generate.components, **extra}
+        )
+    pipe = generate  # adapters, LoRA and placement act on the shared components through it
+    for p in (generate, refine):
+        p.set_progress_bar_config(disable=True)
 
     if ip is not None:
         _load_component(
@@ -524,7 +531,8 @@ def _load(config: DiffusionConfig) -> LoadedModels:
     _place(pipe, config, device, dtype)
     seconds = time.perf_counter() - started
     log.info("diffusion models loaded: %s on %s/%s in %.1f s", family.value, device, dtype, seconds)
-    return LoadedModels(family, pipe, device, dtype, ip is not None, report.pixel_multiple, seconds)
+    pipelines = PosePipelines(generate, refine, sdxl=family is Family.SDXL)
+    return LoadedModels(family, pipelines, device, dtype, ip is not None, report.pixel_multiple, seconds)
 
 
 def _swap_scheduler(scheduler: Any, name: str) -> Any:
