@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ from gpu_worker.pose.skeleton import Skeleton, check_plausible
 from gpu_worker.quality import QualityReport, check
 
 BACKEND_NAMES = ("warp", "diffusion")
+# How many times a stochastic backend (one with `stochastic = True`: diffusion) may render a pose in all, a new
+# seed each time, before the output is reported failed. Deterministic backends (warp) render once.
+MAX_ATTEMPTS_ENV = "POSE_STUDIO_MAX_ATTEMPTS"
+DEFAULT_MAX_ATTEMPTS = 3
 
 
 class BackendUnavailable(PoseStudioError):
@@ -37,6 +42,7 @@ class PoseOutput:
     quality: QualityReport
     # this pose's share of the backend's batch time plus its own quality check
     seconds: float
+    attempts: int = 1  # renders this output took (a failed output of a stochastic backend is re-rendered)
 
     @property
     def passed(self) -> bool:
@@ -103,11 +109,15 @@ def repose(
     max_size: int = 2048,
     source_skeleton: Skeleton | None = None,
     progress: ProgressCallback | None = None,
+    max_attempts: int | None = None,
 ) -> ReposeResult:
     """Re-pose the person in `photo` into the poses of `pose_set` (or only `poses`, by id).
 
     `source_skeleton` replaces detection (a merchant-placed skeleton for a mascot the detector cannot see); it may
     be in any frame of the same aspect and is scaled to the normalised photo.
+
+    `max_attempts` (default: $POSE_STUDIO_MAX_ATTEMPTS, else 3) bounds the renders per pose of a stochastic
+    backend: an output that fails its check is rendered again with a new seed, and reported failed after that.
 
     Raises InputRejected subclasses for an unusable photo (BadImage, ImageTooLarge, NoPersonDetected,
     ImplausibleSkeleton), PoseLibraryError for an unknown pose id, BackendUnavailable for an unknown backend.
@@ -173,7 +183,46 @@ def repose(
         dt = time.perf_counter() - t0
         timings["check"] += dt
         outputs.append(PoseOutput(pose=p, target=target, rendered=r, quality=quality, seconds=share + dt))
+    attempts = _max_attempts(max_attempts) if getattr(be, "stochastic", False) else 1
+    _retry_failed(be, image, source, outputs, seed, attempts, timings)
     report(1.0, "done")
     return ReposeResult(
         image=image, source=source, outputs=outputs, skipped=skipped, backend=be.name, timings=timings
     )
+
+
+def _max_attempts(given: int | None) -> int:
+    if given is None:
+        raw = os.environ.get(MAX_ATTEMPTS_ENV, "").strip()
+        try:
+            given = int(raw) if raw else DEFAULT_MAX_ATTEMPTS
+        except ValueError as exc:
+            raise PoseStudioError(f"{MAX_ATTEMPTS_ENV} must be a whole number >= 1, got {raw!r}") from exc
+    if given < 1:
+        raise PoseStudioError(f"max attempts must be >= 1, got {given}")
+    return given
+
+
+def _retry_failed(
+    be: Backend, image: Image.Image, source: Skeleton, outputs: list[PoseOutput], seed: int, attempts: int,
+    timings: dict[str, float],
+) -> None:
+    """Re-render (new seed per attempt, all failed poses in one batch) and re-check the failed outputs in place."""
+    timings.setdefault("retry", 0.0)
+    for attempt in range(1, attempts):
+        failed = [k for k, o in enumerate(outputs) if not o.passed]
+        if not failed:
+            return
+        t0 = time.perf_counter()
+        again = be.render(
+            image, source, [outputs[k].target for k in failed], seed=seed + attempt,
+            poses=[outputs[k].pose for k in failed],
+        )  # fmt: skip
+        share = (time.perf_counter() - t0) / len(failed)
+        for k, r in zip(failed, again, strict=True):
+            old = outputs[k]
+            t1 = time.perf_counter()
+            quality = check(r.image, old.target, r, image, source)
+            seconds = old.seconds + share + time.perf_counter() - t1
+            outputs[k] = PoseOutput(old.pose, old.target, r, quality, seconds, attempts=attempt + 1)
+        timings["retry"] += time.perf_counter() - t0

@@ -218,6 +218,26 @@ def write_controlnet_family(
         save_file(ip_adapter_state_dict(unet, clip_dim=_CLIP_DIM), ip_adapter)
 
 
+def write_tiny_lora(family: str, path: Path, rank: int = 4) -> None:
+    """A LoRA (diffusers/peft format) for the tiny `family` UNet, with random non-zero B matrices so that
+    loading and fusing it changes the images (peft initialises B to zero: a no-op LoRA would prove nothing)."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    unet = _unet(family)
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for name, param in unet.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=g) * 0.2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    StableDiffusionPipeline.save_lora_weights(
+        path.parent, unet_lora_layers=get_peft_model_state_dict(unet), weight_name=path.name
+    )
+
+
 FAKE_PRESETS = tuple(PRESETS)
 
 
@@ -234,4 +254,10 @@ def write_fake_preset(preset: str, dest: Path) -> list[Path]:
         "sdxl" if preset == "sdxl" else "sd15", base=base.path, controlnet=controlnet.path,
         ip_adapter=ip.path if ip else None, image_encoder=enc.path if enc else None, variant="fp16",
     )  # fmt: skip
-    return [r.path for r in refs.values() if r is not None]
+    written = [r.path for r in refs.values() if r is not None]
+    # What `models fetch --few-step` adds: the preset's few-step LoRA (needs peft, in the gpu extra).
+    lora = config.with_overrides(lora=config.preset_values.few_step_lora).ref("lora")
+    if lora is not None:
+        write_tiny_lora("sdxl" if preset == "sdxl" else "sd15", lora.path)
+        written.append(lora.path)
+    return written

@@ -38,7 +38,7 @@ class Mode(StrEnum):
     GENERATE = "generate"
 
 
-COMPONENTS = ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "lora")
+COMPONENTS = ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "ip_adapter_face", "lora")
 SCHEDULERS = ("default", "euler", "euler_a", "unipc", "dpmpp_2m", "ddim", "lcm", "tcd")
 
 
@@ -134,6 +134,10 @@ class DiffusionConfig:
     ip_adapter: str = ""  # "none" disables the image prompt
     image_encoder: str = ""
     ip_adapter_scale: float = 0.6
+    # optional second IP-Adapter fed a face crop (e.g. h94/IP-Adapter/models/ip-adapter-full-face_sd15.safetensors);
+    # it must use the same image encoder as ip_adapter
+    ip_adapter_face: str = ""
+    ip_adapter_face_scale: float = 0.4
     lora: str = ""  # few-step LoRA weight file (fused at load); pair it with scheduler lcm / tcd
     lora_scale: float = 1.0
     scheduler: str = "default"
@@ -218,7 +222,7 @@ class DiffusionConfig:
             text = getattr(self.preset_values, component)
         if text == "" or text.lower() == "none":
             return None
-        if component == "image_encoder" and self.ref("ip_adapter") is None:
+        if component in ("image_encoder", "ip_adapter_face") and self.ref("ip_adapter") is None:
             return None
         return resolve_ref(text, self.models_path)
 

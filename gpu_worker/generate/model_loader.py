@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 WEIGHT_STEMS = {"model": "model", "diffusers": "diffusion_pytorch_model"}
 COMPONENT_ENV = {
     "base": "BASE", "controlnet": "CONTROLNET", "vae": "VAE", "ip_adapter": "IP_ADAPTER",
-    "image_encoder": "IMAGE_ENCODER", "lora": "LORA",
+    "image_encoder": "IMAGE_ENCODER", "ip_adapter_face": "IP_ADAPTER_FACE", "lora": "LORA",
 }  # fmt: skip
 
 
@@ -246,6 +246,15 @@ def inspect_models(config: DiffusionConfig) -> ModelReport:
     ip = config.ref("ip_adapter")
     if ip is not None:
         _inspect_ip_adapter(config, report, ip, unet_cfg)
+    face = config.ref("ip_adapter_face")
+    if face is not None:
+        if face.path.is_file():
+            report.found.append(("ip_adapter_face", str(face.path)))
+        else:
+            report.problems.append(
+                Problem("ip_adapter_face", f"weight file {face.path} does not exist",
+                        _fix_for(config, "ip_adapter_face", face))
+            )  # fmt: skip
 
     lora = config.ref("lora")
     if lora is not None:
@@ -335,6 +344,7 @@ class LoadedModels:
     has_ip_adapter: bool
     pixel_multiple: int
     load_seconds: float
+    has_face_adapter: bool = False  # a second IP-Adapter that takes the face crop
 
 
 _CACHE: dict[tuple[object, ...], LoadedModels] = {}
@@ -514,12 +524,17 @@ def _load(config: DiffusionConfig) -> LoadedModels:
     for p in (generate, refine):
         p.set_progress_bar_config(disable=True)
 
+    face = config.ref("ip_adapter_face")
     if ip is not None:
+        adapters = [ip] + ([face] if face is not None else [])
         _load_component(
-            "ip_adapter", ip.path, _fix_for(config, "ip_adapter", ip), pipe.load_ip_adapter,
-            str(ip.path.parent), subfolder="", weight_name=ip.path.name, image_encoder_folder=None, **common,
+            "ip_adapter" if face is None else "ip_adapter / ip_adapter_face", ip.path,
+            _fix_for(config, "ip_adapter", ip), pipe.load_ip_adapter,
+            [str(a.path.parent) for a in adapters], subfolder=[""] * len(adapters),
+            weight_name=[a.path.name for a in adapters], image_encoder_folder=None, **common,
         )  # fmt: skip
-        pipe.set_ip_adapter_scale(config.ip_adapter_scale)
+        scales = [config.ip_adapter_scale] + ([config.ip_adapter_face_scale] if face is not None else [])
+        pipe.set_ip_adapter_scale(scales if len(scales) > 1 else scales[0])
     lora = config.ref("lora")
     if lora is not None:
         _load_component(
@@ -532,7 +547,10 @@ def _load(config: DiffusionConfig) -> LoadedModels:
     seconds = time.perf_counter() - started
     log.info("diffusion models loaded: %s on %s/%s in %.1f s", family.value, device, dtype, seconds)
     pipelines = PosePipelines(generate, refine, sdxl=family is Family.SDXL)
-    return LoadedModels(family, pipelines, device, dtype, ip is not None, report.pixel_multiple, seconds)
+    return LoadedModels(
+        family, pipelines, device, dtype, ip is not None, report.pixel_multiple, seconds,
+        has_face_adapter=ip is not None and face is not None,
+    )  # fmt: skip
 
 
 def _swap_scheduler(scheduler: Any, name: str) -> Any:

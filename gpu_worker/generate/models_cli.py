@@ -37,7 +37,7 @@ def _patterns(component: str, ref: ModelRef) -> list[str]:
         files = _DIFFUSERS_MODEL_FILES
     elif component == "image_encoder":
         files = _TRANSFORMERS_MODEL_FILES
-    else:  # ip_adapter, lora: the reference names the file itself
+    else:  # ip_adapter, ip_adapter_face, lora: the reference names the file itself
         return [ref.subpath]
     return [prefix + f for f in files]
 
@@ -93,7 +93,7 @@ def fetch(preset: str | None, dest: Path | None, few_step: bool, timeout: float)
     """Download the configured Hub models into the models dir (only the files the loader reads)."""
     config = _config(preset, dest)
     wanted: dict[str, list[str]] = defaultdict(list)
-    for component in ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "lora"):
+    for component in ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "ip_adapter_face", "lora"):
         ref = config.ref(component)
         if ref is not None and ref.repo_id is not None:
             wanted[ref.repo_id] += _patterns(component, ref)

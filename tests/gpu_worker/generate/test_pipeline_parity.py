@@ -87,7 +87,7 @@ def test_backend_matches_diffusers_stock_pipelines(family: str, guidance: str, t
         )  # fmt: skip
         controls = [r.extras["control_image"] for r in group]
         if mode == "refine":
-            inits = [r.extras["warp_image"] for r in group]
+            inits = [r.extras["init_image"] for r in group]
             expected = i2i(image=inits, control_image=controls, strength=config.refine_strength, **common).images
         else:
             expected = t2i(image=controls, **common).images
