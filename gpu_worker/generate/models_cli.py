@@ -1,4 +1,5 @@
-"""`pose-studio models check|fetch`: are the diffusion models there and do they fit together; download them.
+"""`pose-studio models check|fetch|fake`: are the diffusion models there and do they fit together; download
+them; or write tiny random stand-ins in the same layout (`fake`, for tests and CPU demos).
 
 `check` reads configs and safetensors headers only (seconds, no GPU) and exits 1 when anything is missing or
 mismatched, saying what and how to get it. `fetch` downloads the configured Hub references into
@@ -134,3 +135,27 @@ def fetch(preset: str | None, dest: Path | None, few_step: bool, timeout: float)
             click.echo(f"  MISSING  {problem}", err=True)
         raise SystemExit(1)
     click.echo(f"done: run with {MODELS_DIR_ENV}={config.models_path}")
+
+
+@models.command()
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), required=True, help="Model set to fake.")
+@click.option(
+    "--dest", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Models dir to write (use it as $" + MODELS_DIR_ENV + ").",
+)  # fmt: skip
+def fake(preset: str, dest: Path) -> None:
+    """Write tiny random-weight models of PRESET where `models fetch` puts the real ones (tests, CPU demos).
+
+    The images they give are noise; the quality gate fails them with reasons."""
+    from gpu_worker.generate.fake_models import write_fake_preset
+
+    try:
+        written = write_fake_preset(preset, dest)
+    except ImportError as exc:  # the gpu extra (torch, diffusers, peft) is missing
+        raise click.ClickException(f"models fake needs the gpu extra (pip install 'pose-studio[gpu]'): {exc}") from exc
+    for path in written:
+        click.echo(f"  wrote    {path}")
+    click.echo(
+        f"done: tiny random models of preset {preset}; run with {MODELS_DIR_ENV}={dest} "
+        f"POSE_STUDIO_DIFFUSION_PRESET={preset}"
+    )
