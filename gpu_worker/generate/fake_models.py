@@ -118,8 +118,16 @@ def tiny_controlnet(unet: Any) -> Any:
     controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32, 96, 256))
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
+        # Default conv init shrinks the signal layer by layer until the biases dominate: the embedding would be
+        # the same whatever the skeleton. He-initialised weights without biases keep it skeleton-dependent.
+        for name, param in controlnet.controlnet_cond_embedding.named_parameters():
+            if name.endswith("bias"):
+                param.zero_()
+            else:
+                fan_in = param[0].numel()
+                param.copy_(torch.randn(param.shape, generator=g) * (2.0 / fan_in) ** 0.5)
         for name, param in controlnet.named_parameters():
-            if not param.any() and ("controlnet_" in name or "conv_out" in name) and name.endswith("weight"):
+            if not param.any() and "controlnet_" in name and name.endswith("weight"):
                 param.copy_(torch.randn(param.shape, generator=g) * 0.1)
     return controlnet
 
