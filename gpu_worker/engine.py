@@ -23,7 +23,7 @@ from gpu_worker.pose.library import Pose, PoseSet
 from gpu_worker.pose.skeleton import Skeleton, check_plausible
 from gpu_worker.quality import QualityReport, check
 
-BACKEND_NAMES = ("warp", "diffusion")
+BACKEND_NAMES = ("warp", "diffusion", "edit")
 # How many times a stochastic backend (one with `stochastic = True`: diffusion) may render a pose in all, a new
 # seed each time, before the output is reported failed. Deterministic backends (warp) render once.
 MAX_ATTEMPTS_ENV = "POSE_STUDIO_MAX_ATTEMPTS"
@@ -71,7 +71,7 @@ class ReposeResult:
 
 @lru_cache(maxsize=4)
 def get_backend(name: str) -> Backend:
-    """The backend called `name` ("warp" or "diffusion"), created once per process.
+    """The backend called `name` ("warp", "diffusion" or "edit"), created once per process.
 
     The diffusion backend is imported only here, so that nothing else ever loads torch; a missing gpu extra is a
     clear BackendUnavailable instead of an ImportError from deep inside.
@@ -80,15 +80,20 @@ def get_backend(name: str) -> Backend:
         from gpu_worker.generate.warp import WarpBackend
 
         return WarpBackend()
-    if name == "diffusion":
+    if name in ("diffusion", "edit"):
         missing = [m for m in ("torch", "diffusers") if importlib.util.find_spec(m) is None]
         if missing:
             raise BackendUnavailable(
-                f"the diffusion backend needs the gpu extra ({', '.join(missing)} not installed); "
+                f"the {name} backend needs the gpu extra ({', '.join(missing)} not installed); "
                 "install it with: pip install 'pose-studio[gpu]', or use --backend warp"
             )
-        module = importlib.import_module("gpu_worker.generate.diffusion")
-        return module.get_backend()
+        from gpu_worker.generate.model_config import ConfigError
+
+        module = importlib.import_module(f"gpu_worker.generate.{name}")
+        try:
+            return module.get_backend()
+        except ConfigError as exc:  # e.g. an edit preset for --backend diffusion, or the other way round
+            raise BackendUnavailable(str(exc)) from exc
     raise BackendUnavailable(f"unknown backend '{name}'; choose one of: {', '.join(BACKEND_NAMES)}")
 
 

@@ -30,7 +30,7 @@ from PIL import Image
 from gpu_worker.errors import PoseStudioError
 from gpu_worker.generate.base import ProgressCallback, Rendered
 from gpu_worker.generate.compositing import composite_exact
-from gpu_worker.generate.model_config import DiffusionConfig, Mode
+from gpu_worker.generate.model_config import ConfigError, DiffusionConfig, Mode
 from gpu_worker.generate.references import border_colour, ip_adapter_images
 
 if TYPE_CHECKING:
@@ -123,6 +123,11 @@ class DiffusionBackend:
 
     def __init__(self, config: DiffusionConfig | None = None, *, warp: Backend | None = None) -> None:
         self.config = config if config is not None else DiffusionConfig.from_env()
+        if self.config.is_edit:
+            raise ConfigError(
+                f"preset {self.config.preset!r} is a reference-editing model: use --backend edit "
+                "(--backend diffusion needs POSE_STUDIO_DIFFUSION_PRESET=sdxl or sd15)"
+            )
         self._warp = warp
         self.max_batch = self.config.max_batch  # lowered for good after a CUDA OOM
         self._lock = threading.Lock()  # the pipeline's scheduler holds per-call state

@@ -15,11 +15,17 @@ Imports torch and diffusers lazily: only the fake command and the tests call thi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 from gpu_worker.generate.model_config import PRESETS, DiffusionConfig
+
+QWEN_NEEDS_TORCHVISION = (
+    "qwen-image-edit needs torchvision (transformers' Qwen2-VL processor builds a video processor with it); "
+    "install the torchvision build that matches your torch"
+)
 
 PROMPT_WORDS = ("photo", "of", "a", "model", "the", "studio", "high", "quality", "blurry", "low", "same", "person")
 # Tiny sizes: 2 UNet levels (×2) on a ×8 VAE → generation sides are multiples of 16.
@@ -255,6 +261,13 @@ def write_fake_preset(preset: str, dest: Path) -> list[Path]:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     config = DiffusionConfig(preset=preset, models_dir=str(dest)).validated()
+    if config.is_edit:
+        base_ref = config.ref("base")
+        assert base_ref is not None
+        if preset == "qwen-image-edit" and importlib.util.find_spec("torchvision") is None:
+            raise ImportError(QWEN_NEEDS_TORCHVISION)
+        EDIT_BUILDERS[preset](base_ref.path)
+        return [base_ref.path]
     refs = {c: config.ref(c) for c in ("base", "controlnet", "ip_adapter", "image_encoder")}
     base, controlnet, ip, enc = (refs[c] for c in ("base", "controlnet", "ip_adapter", "image_encoder"))
     assert base is not None and controlnet is not None
@@ -269,3 +282,123 @@ def write_fake_preset(preset: str, dest: Path) -> list[Path]:
         write_tiny_lora("sdxl" if preset == "sdxl" else "sd15", lora.path)
         written.append(lora.path)
     return written
+
+
+# -- reference-editing presets (`--backend edit`)
+# ---------------------------------------------------------------------------------------------------------------
+_QWEN_SPECIALS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+                  "<|video_pad|>")  # fmt: skip
+
+
+def _qwen_tokenizer() -> Any:
+    """A byte-level Qwen2 BPE (every byte a token, a few word merges) with Qwen's chat and vision specials."""
+    from transformers import Qwen2Tokenizer
+
+    vocab = {c: i for i, c in enumerate(bytes_to_unicode().values())}
+    merges: list[tuple[str, str]] = []
+    for word in PROMPT_WORDS:
+        pieces = list(word)
+        while len(pieces) > 1:
+            merges.append((pieces[0], pieces[1]))
+            vocab.setdefault(pieces[0] + pieces[1], len(vocab))
+            pieces = [pieces[0] + pieces[1]] + pieces[2:]
+    vocab["<|endoftext|>"] = len(vocab)
+    tok = Qwen2Tokenizer(vocab=vocab, merges=list(dict.fromkeys(merges)))
+    tok.add_special_tokens({"additional_special_tokens": list(_QWEN_SPECIALS)})
+    tok.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    return tok
+
+
+def _flux2_klein(base: Path) -> None:
+    import torch
+    from diffusers import (
+        AutoencoderKLFlux2,
+        FlowMatchEulerDiscreteScheduler,
+        Flux2KleinPipeline,
+        Flux2Transformer2DModel,
+    )
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tok = _qwen_tokenizer()
+    torch.manual_seed(0)
+    # 28 layers: the pipeline reads hidden states 9, 18 and 27 of the text encoder, like the real 4B one.
+    text_encoder = Qwen3ForCausalLM(Qwen3Config(
+        intermediate_size=16, hidden_size=16, num_hidden_layers=28, num_attention_heads=2, num_key_value_heads=2,
+        vocab_size=len(tok), max_position_embeddings=1024, head_dim=8,
+    ))  # fmt: skip
+    torch.manual_seed(0)
+    transformer = Flux2Transformer2DModel(
+        patch_size=1, in_channels=4 * 4, num_layers=1, num_single_layers=1, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=3 * 16, timestep_guidance_channels=256,
+        axes_dims_rope=[4, 4, 4, 4], guidance_embeds=False,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    # 4 blocks: ×8 like the real VAE, so reference images stay a few hundred tokens.
+    vae = AutoencoderKLFlux2(
+        sample_size=32, in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 8, 8), layers_per_block=1,
+        latent_channels=4, norm_num_groups=4, use_quant_conv=False, use_post_quant_conv=False,
+    )  # fmt: skip
+    pipe = Flux2KleinPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=text_encoder, tokenizer=tok,
+        transformer=transformer, vae=vae, is_distilled=True,
+    )  # fmt: skip
+    pipe.save_pretrained(base)
+
+
+EDIT_BUILDERS = {"flux2-klein": _flux2_klein}
+
+
+def _qwen_image_edit(base: Path) -> None:
+    import torch
+    from diffusers import (
+        AutoencoderKLQwenImage,
+        FlowMatchEulerDiscreteScheduler,
+        QwenImageEditPlusPipeline,
+        QwenImageTransformer2DModel,
+    )
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+    )
+
+    tok = _qwen_tokenizer()
+    ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
+    torch.manual_seed(0)
+    transformer = QwenImageTransformer2DModel(
+        patch_size=2, in_channels=16, out_channels=4, num_layers=2, attention_head_dim=16, num_attention_heads=3,
+        joint_attention_dim=16, guidance_embeds=False, axes_dims_rope=(8, 4, 4),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    # ×8 like the real VAE (3 down-sampling levels), narrow: the pipeline encodes references at ~1024² pixels.
+    vae = AutoencoderKLQwenImage(
+        base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
+        latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "num_key_value_heads": 2, "vocab_size": len(tok), "rope_theta": 1000000.0,
+            "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+        },
+        vision_config={"depth": 2, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": 16},
+        hidden_size=16, vocab_size=len(tok), vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"], image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+    )  # fmt: skip
+    text_encoder = Qwen2_5_VLForConditionalGeneration(config)
+    processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(), tokenizer=tok)
+    pipe = QwenImageEditPlusPipeline(
+        transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=text_encoder,
+        tokenizer=tok, processor=processor,
+    )  # fmt: skip
+    pipe.save_pretrained(base)
+
+
+EDIT_BUILDERS["qwen-image-edit"] = _qwen_image_edit

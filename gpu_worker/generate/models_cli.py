@@ -30,10 +30,18 @@ _DIFFUSERS_MODEL_FILES = ["config.json", "diffusion_pytorch_model.safetensors"]
 _TRANSFORMERS_MODEL_FILES = ["config.json", "model.safetensors"]
 
 
-def _patterns(component: str, ref: ModelRef) -> list[str]:
+# A reference-editing model (FLUX.2 klein, Qwen-Image-Edit) is one diffusers folder: every component's config,
+# weights (often sharded) and the tokenizer / processor files; not the single-file checkpoints at the repo root.
+_EDIT_BASE_FILES = [
+    "model_index.json", "scheduler/*", "tokenizer/*", "processor/*", "*/config.json", "*/*.safetensors",
+    "*/*.safetensors.index.json", "text_encoder/generation_config.json",
+]  # fmt: skip
+
+
+def _patterns(component: str, ref: ModelRef, edit: bool = False) -> list[str]:
     prefix = f"{ref.subpath}/" if ref.subpath else ""
     if component == "base":
-        files = _BASE_FILES
+        files = _EDIT_BASE_FILES if edit else _BASE_FILES
     elif component in ("controlnet", "vae"):
         files = _DIFFUSERS_MODEL_FILES
     elif component == "image_encoder":
@@ -97,8 +105,8 @@ def fetch(preset: str | None, dest: Path | None, few_step: bool, timeout: float)
     for component in ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "ip_adapter_face", "lora"):
         ref = config.ref(component)
         if ref is not None and ref.repo_id is not None:
-            wanted[ref.repo_id] += _patterns(component, ref)
-    if few_step:
+            wanted[ref.repo_id] += _patterns(component, ref, edit=config.is_edit)
+    if few_step and config.preset_values.few_step_lora:
         lora = config.with_overrides(lora=config.preset_values.few_step_lora).ref("lora")
         assert lora is not None and lora.repo_id is not None
         wanted[lora.repo_id] += _patterns("lora", lora)

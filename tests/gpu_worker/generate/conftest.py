@@ -25,7 +25,8 @@ def build_preset(preset: str, models_dir: Path) -> dict[str, Path]:
 
     write_fake_preset(preset, models_dir)
     config = DiffusionConfig(preset=preset, models_dir=str(models_dir)).validated()
-    return {c: config.ref(c).path for c in ("base", "controlnet", "ip_adapter", "image_encoder")}
+    components = ("base",) if config.is_edit else ("base", "controlnet", "ip_adapter", "image_encoder")
+    return {c: config.ref(c).path for c in components}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class TinyModels:
             "POSE_STUDIO_DIFFUSION_STEPS": "2",
             "POSE_STUDIO_DIFFUSION_RESOLUTION": "64",
             "POSE_STUDIO_MODELS_DIR": str(self.root / family),
+            # the editing models' prompt: a few dozen tokens, not 512 (CPU time)
+            "POSE_STUDIO_DIFFUSION_MAX_SEQUENCE_LENGTH": "96",
         }
         env.update(
             {k if k.startswith("POSE_STUDIO") else f"POSE_STUDIO_DIFFUSION_{k}": v for k, v in extra.items()}
@@ -58,6 +61,13 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     root = tmp_path_factory.mktemp("tiny-diffusion")
     # One models dir per preset: a reference the other preset would have fetched stays missing here.
     return TinyModels(sd15=build_preset("sd15", root / "sd15"), sdxl=build_preset("sdxl", root / "sdxl"), root=root)
+
+
+@pytest.fixture(scope="session")
+def tiny_edit_models(tiny_models: TinyModels) -> TinyModels:
+    """The tiny FLUX.2 [klein] set, next to the ControlNet ones (built only by the tests that use it)."""
+    build_preset("flux2-klein", tiny_models.root / "flux2-klein")
+    return tiny_models
 
 
 @pytest.fixture(scope="session")
