@@ -72,21 +72,55 @@ def _tokenizer(folder: Path, **kw: Any) -> Any:
     return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77, **kw)
 
 
-def _text_config(vocab_size: int, **kw: Any) -> Any:
+# Full-size architectures (random weights cost exactly what trained ones do): for `bench/diffusion.py --size full`
+# on a GPU host without the real weights. Configs as in the public SD1.5 / SDXL / IP-Adapter model folders.
+_FULL_UNET: dict[str, dict[str, Any]] = {
+    "sd15": dict(
+        block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, cross_attention_dim=768, attention_head_dim=8,
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, sample_size=64,
+    ),
+    "sdxl": dict(
+        block_out_channels=(320, 640, 1280), layers_per_block=2, cross_attention_dim=2048,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
+        sample_size=128,
+    ),
+}  # fmt: skip
+_FULL_VAE = dict(
+    block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+    up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=512,
+)  # fmt: skip
+_FULL_TEXT = {  # CLIP ViT-L/14 text, OpenCLIP bigG text
+    "l": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
+    "g": dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20),
+}
+_FULL_VISION = dict(  # CLIP ViT-H/14 (h94/IP-Adapter image encoder)
+    hidden_size=1280, projection_dim=1024, num_hidden_layers=32, num_attention_heads=16, intermediate_size=5120,
+    image_size=224, patch_size=14,
+)
+
+
+def _text_config(vocab_size: int, full: str = "", **kw: Any) -> Any:
     from transformers import CLIPTextConfig
 
+    size = _FULL_TEXT[full] if full else dict(
+        hidden_size=_CLIP_DIM, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2)  # fmt: skip
     return CLIPTextConfig(
-        vocab_size=vocab_size, hidden_size=_CLIP_DIM, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, max_position_embeddings=77, bos_token_id=vocab_size - 2,
-        eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1, **kw,
+        vocab_size=vocab_size, max_position_embeddings=77, bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1, **size, **kw,
     )  # fmt: skip
 
 
-def _vae() -> Any:
+def _vae(full: bool = False) -> Any:
     import torch
     from diffusers import AutoencoderKL
 
     torch.manual_seed(0)
+    if full:
+        return AutoencoderKL(**_FULL_VAE)
     # 4 blocks → ×8 down-sampling, like SD's VAE and the ControlNet conditioning embedding (they must match).
     return AutoencoderKL(
         block_out_channels=(16, 16, 16, 16), in_channels=3, out_channels=3,
@@ -95,11 +129,13 @@ def _vae() -> Any:
     )  # fmt: skip
 
 
-def _unet(family: str) -> Any:
+def _unet(family: str, full: bool = False) -> Any:
     import torch
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(0)
+    if full:
+        return UNet2DConditionModel(**_FULL_UNET[family])
     common: dict[str, Any] = dict(
         block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
@@ -162,11 +198,14 @@ def ip_adapter_state_dict(unet: Any, clip_dim: int, tokens: int = 4) -> dict[str
     return sd
 
 
-def tiny_image_encoder(folder: Path, projection_dim: int = _CLIP_DIM) -> None:
+def tiny_image_encoder(folder: Path, projection_dim: int = _CLIP_DIM, full: bool = False) -> None:
     import torch
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(0)
+    if full:
+        CLIPVisionModelWithProjection(CLIPVisionConfig(**_FULL_VISION)).half().save_pretrained(folder)
+        return
     cfg = CLIPVisionConfig(
         hidden_size=_CLIP_DIM, projection_dim=projection_dim, num_hidden_layers=2, num_attention_heads=4,
         intermediate_size=37, image_size=32, patch_size=4,
@@ -174,7 +213,7 @@ def tiny_image_encoder(folder: Path, projection_dim: int = _CLIP_DIM) -> None:
     CLIPVisionModelWithProjection(cfg).save_pretrained(folder)
 
 
-def _base_pipeline(family: str, unet: Any, tok_dir: Path) -> Any:
+def _base_pipeline(family: str, unet: Any, tok_dir: Path, full: bool = False) -> Any:
     import torch
     from diffusers import (
         EulerDiscreteScheduler,
@@ -186,23 +225,25 @@ def _base_pipeline(family: str, unet: Any, tok_dir: Path) -> Any:
 
     vocab = write_tiny_clip_tokenizer(tok_dir)
     torch.manual_seed(0)
-    te1 = CLIPTextModel(_text_config(vocab))
+    te1 = CLIPTextModel(_text_config(vocab, "l" if full else ""))
     if family == "sd15":
         scheduler = UniPCMultistepScheduler(
             beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
         )
         return StableDiffusionPipeline(
-            vae=_vae(), text_encoder=te1, tokenizer=_tokenizer(tok_dir), unet=unet, scheduler=scheduler,
+            vae=_vae(full), text_encoder=te1, tokenizer=_tokenizer(tok_dir), unet=unet, scheduler=scheduler,
             safety_checker=None, feature_extractor=None, requires_safety_checker=False,
         )  # fmt: skip
     torch.manual_seed(0)
-    te2 = CLIPTextModelWithProjection(_text_config(vocab, projection_dim=_CLIP_DIM))
+    te2 = CLIPTextModelWithProjection(
+        _text_config(vocab, "g", projection_dim=1280) if full else _text_config(vocab, projection_dim=_CLIP_DIM)
+    )
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="leading",
         steps_offset=1,
     )  # fmt: skip
     return StableDiffusionXLPipeline(
-        vae=_vae(), text_encoder=te1, text_encoder_2=te2, tokenizer=_tokenizer(tok_dir),
+        vae=_vae(full), text_encoder=te1, text_encoder_2=te2, tokenizer=_tokenizer(tok_dir),
         tokenizer_2=_tokenizer(tok_dir, pad_token="!"),  # noqa: S106 — a token, not a password
         unet=unet, scheduler=scheduler,
     )  # fmt: skip
@@ -210,26 +251,30 @@ def _base_pipeline(family: str, unet: Any, tok_dir: Path) -> Any:
 
 def write_controlnet_family(
     family: str, *, base: Path, controlnet: Path, ip_adapter: Path | None, image_encoder: Path | None,
-    variant: str | None = None,
+    variant: str | None = None, full: bool = False,
 ) -> None:
     """Write a tiny SD1.5 or SDXL base checkpoint, pose ControlNet, IP-Adapter file and image encoder to the
     given places (diffusers / transformers folder layouts; `variant="fp16"` names the base weights as fetch does).
     """
     import tempfile
 
+    import torch
     from safetensors.torch import save_file
 
-    unet = _unet(family)
+    unet = _unet(family, full)
     controlnet_model = tiny_controlnet(unet)
     with tempfile.TemporaryDirectory() as tmp:
-        pipe = _base_pipeline(family, unet, Path(tmp))
+        pipe = _base_pipeline(family, unet, Path(tmp), full)
+        if full:
+            pipe.to(dtype=torch.float16)  # what fetch downloads: the fp16 variant
         pipe.save_pretrained(base, variant=variant)
-    controlnet_model.save_pretrained(controlnet)
+    (controlnet_model.half() if full else controlnet_model).save_pretrained(controlnet)
     if image_encoder is not None:
-        tiny_image_encoder(image_encoder)
+        tiny_image_encoder(image_encoder, full=full)
     if ip_adapter is not None:
         ip_adapter.parent.mkdir(parents=True, exist_ok=True)
-        save_file(ip_adapter_state_dict(unet, clip_dim=_CLIP_DIM), ip_adapter)
+        clip_dim = _FULL_VISION["projection_dim"] if full else _CLIP_DIM
+        save_file(ip_adapter_state_dict(unet, clip_dim=clip_dim), ip_adapter)
 
 
 def write_tiny_lora(family: str, path: Path, rank: int = 4) -> None:
@@ -255,13 +300,16 @@ def write_tiny_lora(family: str, path: Path, rank: int = 4) -> None:
 FAKE_PRESETS = tuple(PRESETS)
 
 
-def write_fake_preset(preset: str, dest: Path) -> list[Path]:
+def write_fake_preset(preset: str, dest: Path, *, full: bool = False) -> list[Path]:
     """Write the tiny models of `preset` where `pose-studio models fetch --preset preset --dest dest` would put
-    the real ones. Returns the folders / files written."""
+    the real ones. Returns the folders / files written. `full`: full-size random architectures instead (SD1.5 and
+    SDXL sets only; GBs of fp16 weights, for benchmarks on a GPU host without the real weights)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     config = DiffusionConfig(preset=preset, models_dir=str(dest)).validated()
     if config.is_edit:
+        if full:
+            raise ValueError(f"no full-size random {preset}: benchmark the real weights (`models fetch`)")
         base_ref = config.ref("base")
         assert base_ref is not None
         if preset == "qwen-image-edit" and importlib.util.find_spec("torchvision") is None:
@@ -273,12 +321,12 @@ def write_fake_preset(preset: str, dest: Path) -> list[Path]:
     assert base is not None and controlnet is not None
     write_controlnet_family(
         "sdxl" if preset == "sdxl" else "sd15", base=base.path, controlnet=controlnet.path,
-        ip_adapter=ip.path if ip else None, image_encoder=enc.path if enc else None, variant="fp16",
+        ip_adapter=ip.path if ip else None, image_encoder=enc.path if enc else None, variant="fp16", full=full,
     )  # fmt: skip
     written = [r.path for r in refs.values() if r is not None]
     # What `models fetch --few-step` adds: the preset's few-step LoRA (needs peft, in the gpu extra).
     lora = config.with_overrides(lora=config.preset_values.few_step_lora).ref("lora")
-    if lora is not None:
+    if lora is not None and not full:
         write_tiny_lora("sdxl" if preset == "sdxl" else "sd15", lora.path)
         written.append(lora.path)
     return written
