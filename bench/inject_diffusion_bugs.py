@@ -27,6 +27,7 @@ TESTS = [
     "tests/gpu_worker/generate/test_pipeline_parity.py",
     "tests/gpu_worker/generate/test_diffusion_backend.py",
     "tests/gpu_worker/generate/test_diffusion_fixes.py",
+    "tests/gpu_worker/generate/test_engine_end_to_end.py",
 ]
 
 
@@ -43,6 +44,7 @@ _SD = "gpu_worker/generate/pipelines/pose_controlnet_sd.py"
 _SDXL = "gpu_worker/generate/pipelines/pose_controlnet_sdxl.py"
 _BACKEND = "gpu_worker/generate/diffusion.py"
 _RUN = "gpu_worker/generate/pipelines/run.py"
+_EDIT = "gpu_worker/generate/edit.py"
 
 BUGS = [
     # -- the hand-written denoising loop and conditioning (before the move to diffusers' own pipelines)
@@ -100,6 +102,21 @@ BUGS = [
         "torch.Generator(\"cpu\").manual_seed(chunk[0].seed) for it in chunk"),
     Bug("init-image-is-the-photo", _BACKEND, "init_images=[it.warped.image for it in chunk]",
         "init_images=[photo for it in chunk]"),
+    Bug("init-image-is-the-control", _BACKEND, "init_images=[it.init for it in chunk]",
+        "init_images=[it.control for it in chunk]"),
+    Bug("generate-claims-all-invented", _BACKEND, "rendered.append(Rendered(out, None, 0.0, 0.0, extras))",
+        "rendered.append(Rendered(out, None, 1.0, 0.0, extras))"),
+    Bug("ip-adapter-sees-the-photo", "gpu_worker/generate/references.py", "        return [person]\n",
+        "        return [photo]\n"),
+    Bug("control-image-stretched", _BACKEND, "control = box.pad(figure, (0, 0, 0))",
+        "control = figure.resize((gw, gh))"),
+    Bug("retry-with-the-same-seed", "gpu_worker/engine.py", "seed=seed + attempt,", "seed=seed,"),
+    # -- the edit backend
+    Bug("edit-skeleton-not-passed", _EDIT, "image=[reference, skeleton]", "image=[reference, reference]"),
+    Bug("edit-one-seed-for-all-poses", _EDIT, "torch.Generator(\"cpu\").manual_seed(item)",
+        "torch.Generator(\"cpu\").manual_seed(seed)"),
+    Bug("edit-instruction-dropped", _EDIT, "prompt=cfg.edit_instruction, device=models.device",
+        "prompt=\"\", device=models.device"),
 ]
 
 

@@ -96,3 +96,30 @@ def test_backend_matches_diffusers_stock_pipelines(family: str, guidance: str, t
             assert got.size == want.size == (gw, gh)
             diff = np.abs(as_array(got) - as_array(want)).max()
             assert diff <= PARITY_TOLERANCE, f"{family} {mode} guidance {guidance} pose {r.extras['pose_id']}: {diff}"
+
+
+def test_edit_backend_matches_the_stock_flux2_klein_pipeline(tiny_edit_models, subject) -> None:
+    """The edit backend's call (instruction encoded once, two references, a seed per pose) gives what the stock
+    pipeline gives for the instruction string, the two reference images and the pose's seed."""
+    import torch
+    from diffusers import Flux2KleinPipeline
+
+    from gpu_worker.generate.edit import EditBackend
+
+    photo, source, poses, targets = subject
+    config = tiny_edit_models.config("flux2-klein")
+    out = EditBackend(config).render(photo, source, targets[:2], seed=4, poses=poses[:2])
+    stock = Flux2KleinPipeline.from_pretrained(config.ref("base").path, dtype=torch.float32)
+    stock.set_progress_bar_config(disable=True)
+    for r in out:
+        reference, skeleton = r.extras["references"]
+        assert reference.size == skeleton.size  # the skeleton is drawn in the photo's frame
+        gw, gh = r.extras["generation_size"]
+        (want,) = stock(
+            image=[reference, skeleton], prompt=config.edit_instruction, height=gh, width=gw,
+            num_inference_steps=config.num_steps, guidance_scale=config.guidance,
+            generator=torch.Generator("cpu").manual_seed(r.extras["seed"]),
+            max_sequence_length=config.max_sequence_length,
+        ).images  # fmt: skip
+        diff = np.abs(as_array(r.extras["generated"]) - as_array(want)).max()
+        assert diff <= PARITY_TOLERANCE, f"edit pose {r.extras['pose_id']}: {diff}"
