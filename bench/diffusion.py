@@ -128,7 +128,8 @@ def preset_bench(preset: str, args: argparse.Namespace, root: Path) -> None:
     long_side = config.long_side
     photo = photo.resize((round(photo.width * long_side / photo.height), long_side), Image.Resampling.LANCZOS)
     source = detect(photo)
-    poses = list(load_pose_set("editorial").poses)  # 6 poses: 4 refine + 2 generate on the ControlNet path
+    # 6 poses: 4 refine + 2 generate on the ControlNet path (--poses N: the first N, e.g. for a quick check)
+    poses = list(load_pose_set("editorial").poses)[: args.poses]
     targets = [retarget(source, p) for p in poses]
     cuda = args.device.startswith("cuda")
 
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", default="", help="bench the models `pose-studio models fetch` put here")
     parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets")
     parser.add_argument("--steps", type=int, default=0, help="denoising steps (default: the preset's; tiny: 2)")
+    parser.add_argument("--poses", type=int, default=6, help="poses per product (the editorial set has 6)")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per row (the best is printed)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="add a torch.compile row (default on CUDA)")  # fmt: skip
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     args.size = args.size or ("full" if cuda else "tiny")
     args.compile = cuda if args.compile is None else args.compile
     name = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"
-    print(f"torch {torch.__version__}; {name}; {args.size} models; one product = 6 poses (editorial set)")
+    print(f"torch {torch.__version__}; {name}; {args.size} models; one product = {args.poses} poses (editorial set)")
     if args.cost_model:
         flops_table()
         sd15_cpu(args.sd15_batch)

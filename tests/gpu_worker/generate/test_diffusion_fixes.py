@@ -85,9 +85,8 @@ def test_lora_loads_through_peft_and_changes_the_images(tiny_models, subject) ->
 def test_engine_rerenders_failed_outputs_with_new_seeds_then_reports_them_failed(tiny_models, subject) -> None:
     photo, *_ = subject
     backend = DiffusionBackend(tiny_models.config("sd15", MODE="generate"))
-    result = repose(photo, load_pose_set("activewear"), poses=["run", "squat"], backend=backend, seed=3,
-                    max_attempts=3)  # fmt: skip
-    assert len(result.outputs) == 2 and not result.skipped
+    result = repose(photo, load_pose_set("activewear"), poses=["run"], backend=backend, seed=3, max_attempts=3)
+    assert len(result.outputs) == 1 and not result.skipped
     for out in result.outputs:
         # Noise from random weights never passes: rendered three times, then reported failed with reasons.
         assert out.attempts == 3
