@@ -177,10 +177,8 @@ def generate(
                     "file": str(file),
                     "oks": round(q.oks, 4),
                     "pck": round(q.pck, 4),
-                    "foldover_fraction": round(q.foldover_fraction, 5),
-                    "uncovered_fraction": round(q.uncovered_fraction, 4),
-                    "colour_distance": round(q.colour_distance, 2),
                     "passed": q.passed,
+                    "scores": q.to_dict()["scores"],
                     "seconds": round(o.seconds, 3),
                     "reasons": list(q.reasons),
                 }

@@ -17,11 +17,12 @@ from functools import lru_cache
 from PIL import Image
 
 from gpu_worker.errors import PoseStudioError
+from gpu_worker.gate import BackendReport, Verdict, judge
+from gpu_worker.gate.targets import rivals, set_targets
 from gpu_worker.generate.base import Backend, ProgressCallback, Rendered
 from gpu_worker.pose.image_io import ImageSource, load_image
 from gpu_worker.pose.library import Pose, PoseSet
 from gpu_worker.pose.skeleton import Skeleton, check_plausible
-from gpu_worker.quality import QualityReport, check
 
 BACKEND_NAMES = ("warp", "diffusion", "edit")
 # How many times a stochastic backend (one with `stochastic = True`: diffusion) may render a pose in all, a new
@@ -39,7 +40,7 @@ class PoseOutput:
     pose: Pose
     target: Skeleton
     rendered: Rendered
-    quality: QualityReport
+    quality: Verdict
     # this pose's share of the backend's batch time plus its own quality check
     seconds: float
     attempts: int = 1  # renders this output took (a failed output of a stochastic backend is re-rendered)
@@ -177,14 +178,26 @@ def repose(
     if len(rendered) != len(todo):
         raise PoseStudioError(f"backend '{be.name}' returned {len(rendered)} images for {len(todo)} poses")
 
-    # 6. check every output
+    # 6. the output gate judges every output from its pixels (against its target, the set's other poses and the
+    # source); the backend's own report can only add reasons to fail
     outputs: list[PoseOutput] = []
     share = timings["render"] / max(1, len(todo))
     timings["check"] = 0.0
+    t0 = time.perf_counter()
+    all_targets = set_targets(source, pose_set)
+    timings["check"] += time.perf_counter() - t0
     for k, (p, target, r) in enumerate(zip(todo, targets, rendered, strict=True)):
         report(0.8 + 0.2 * k / max(1, len(todo)), f"checking {p.id}")
         t0 = time.perf_counter()
-        quality = check(r.image, target, r, image, source)
+        quality = judge(
+            r.image,
+            image,
+            target,
+            source_skeleton=source,
+            others=rivals(all_targets, p.id),
+            backend=be.name,
+            report=BackendReport(r.uncovered_fraction, r.foldover_fraction),
+        )
         dt = time.perf_counter() - t0
         timings["check"] += dt
         outputs.append(PoseOutput(pose=p, target=target, rendered=r, quality=quality, seconds=share + dt))

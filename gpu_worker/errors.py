@@ -28,6 +28,10 @@ class NoPersonDetected(InputRejected):
     """The pose detector found no person in the photo."""
 
 
+class SeveralPeople(InputRejected):
+    """The photo shows more than one person (a couple, a group): which one to re-pose is not ours to guess."""
+
+
 class ImplausibleSkeleton(InputRejected):
     """A skeleton was found (or sent) but its proportions are not those of a human figure."""
 

@@ -13,6 +13,7 @@ import click
 # command name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
     "generate": "gpu_worker.cli:generate",
+    "check": "gpu_worker.check_cli:check",
     "poses": "gpu_worker.cli:poses",
     "models": "gpu_worker.generate.models_cli:models",
     "migrate": "plugin.commands:migrate",

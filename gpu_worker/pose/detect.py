@@ -2,10 +2,11 @@
 
 BlazePose is unreliable on very tall, narrow pictures and on figures cut by the frame (measured on the police
 sample, 440×1280: the knees land on the belt, mean visibility 0.80). When the first result looks doubtful (low
-visibility, implausible, or a very narrow picture: `_doubtful`) the landmarker runs a second time on a copy padded
-with the border colour (`PAD_FRACTION` of the long side on every side) and the padded result replaces the first only
-when it is clearly better (`_score`); landmarks are mapped back to the original frame exactly and joints that fall in
-the padding are dropped. A confident first result costs nothing extra.
+visibility, implausible, nobody found, or a very narrow picture: `_doubtful`) the landmarker looks again at other
+views (`_views`): a copy padded with the border colour, and the figure cropped and padded to a square at three
+scales — full-length drawings (a nurse in a white coat, a mascot) are often found only there. A later view replaces
+the result only when it is clearly better (`_score`); landmarks are mapped back to the original frame exactly and
+joints that fall outside it are dropped. A confident first result costs nothing extra.
 
 One landmarker per process, created lazily and shared behind a lock (the Tasks API object is not thread-safe),
 closed at exit (an unclosed one prints a TypeError from `__del__` at interpreter exit), and thrown away after
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from gpu_worker.errors import NoPersonDetected
+from gpu_worker.errors import NoPersonDetected, SeveralPeople
 from gpu_worker.pose.image_io import ImageSource, load_image
 from gpu_worker.pose.skeleton import N_LANDMARKS, Skeleton, check_plausible, plausibility_problems
 
@@ -39,6 +40,21 @@ RETRY_ASPECT = 2.2
 PAD_FRACTION = 0.1
 # The padded result replaces the first only when it is this much better (mean visibility): a tie keeps the first.
 RETRY_GAIN = 0.02
+# Figure crops padded to a square: tight, medium and loose. Measured on the samples + calibration figures
+# (docs/QUALITY.md): each scale finds figures the others miss (a mascot only loose, a long coat only tight).
+CROP_PADS = (0.05, 0.2, 1.0)
+# A pixel belongs to the figure when one channel differs from the backdrop colour by more than this (0..255).
+BACKDROP_TOLERANCE = 30
+# A second skeleton counts as a second person with at least this many visible joints (a face and shoulders).
+MIN_SECOND_PERSON_JOINTS = 8
+# ... and a bounding box at least this share of the first one's.
+SECOND_PERSON_AREA = 0.15
+# A picture is refused as a scene when more than MAX_FIGURE_OUTSIDE of its non-backdrop pixels lie outside the
+# person's box grown by OUTSIDE_MARGIN of its size per side; measured on a uniform backdrop (UNIFORM_BACKDROP of the
+# border within BACKDROP_TOLERANCE): single figures with props ≤ 0.38 (a smith's anvil), a group scene 0.64.
+OUTSIDE_MARGIN = 0.3
+MAX_FIGURE_OUTSIDE = 0.5
+UNIFORM_BACKDROP = 0.9
 
 
 class _LandmarkerHolder:
@@ -104,8 +120,9 @@ def landmarker_instances_created() -> int:
 def detect_all(image: ImageSource, *, max_size: int = 2048, retry: bool = True) -> list[Skeleton]:
     """Every person found (at most 2), largest first; each with its person mask. No plausibility check.
 
-    With `retry` (the default) a doubtful first result is compared with a detection on a padded copy and the
-    better one is kept (module docstring).
+    With `retry` (the default) a doubtful first result is compared with detections on other views of the picture
+    (`_views`: a padded copy, the figure cropped and padded to a square at two scales) and the best is kept
+    (module docstring).
     """
     im = (
         image
@@ -116,21 +133,83 @@ def detect_all(image: ImageSource, *, max_size: int = 2048, retry: bool = True) 
         im = load_image(im, max_size=max_size)
     # SRGB, uint8, C-contiguous: the only layout that is safe for the landmarker (notes A2).
     arr = np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
-    people = _detect_array(arr, 0, 0, arr.shape[1], arr.shape[0])
-    if retry and _doubtful(people, arr.shape[1], arr.shape[0]):
-        h, w = arr.shape[:2]
-        m = max(1, round(PAD_FRACTION * max(w, h)))
-        padded = np.empty((h + 2 * m, w + 2 * m, 3), np.uint8)
-        padded[:] = _border_colour(arr)
-        padded[m : m + h, m : m + w] = arr
-        again = _detect_array(padded, m, m, w, h)
-        if again and (not people or _score(again[0], people[0]) > _score(people[0], people[0]) + RETRY_GAIN):
-            people = again
+    h, w = arr.shape[:2]
+    people = _detect_array(arr, 0, 0, w, h)
+    if not retry or not _doubtful(people, w, h):
+        return people
+    best = _score(people[0], people[0]) if people else -2.0
+    for canvas, ox, oy in _views(arr, crops_only=not people and not _is_narrow(w, h)):
+        again = _detect_array(canvas, ox, oy, w, h)
+        if not again:
+            continue
+        score = _score(again[0], people[0] if people else again[0])
+        if score > best + RETRY_GAIN:
+            people, best = again, score
+        if best >= RETRY_VISIBILITY:  # confident and plausible: no further view can be clearly better
+            break
     return people
 
 
+def _is_narrow(w: int, h: int) -> bool:
+    return max(w, h) > RETRY_ASPECT * min(w, h)
+
+
+def _views(arr: np.ndarray, *, crops_only: bool) -> list[tuple[np.ndarray, int, int]]:
+    """Other views of `arr` for a second look: (canvas, x, y of the picture's top-left corner in the canvas).
+
+    1. the picture padded with its border colour (`PAD_FRACTION`): a figure touching the frame gets room;
+    2. the figure (what differs from the backdrop) cropped and padded to a square, tight and loose
+       (`CROP_PADS`): BlazePose's person detector works on a square input and misses small or narrow figures in
+       a tall frame (a full-length drawing in a white coat), and finds some drawn figures only at one scale.
+    On a picture where the first look found nobody and that is not narrow, only the crops are tried: the padded
+    copy of a drawn penguin gives a bogus skeleton (tests/gpu_worker/pose/test_detect.py).
+    """
+    h, w = arr.shape[:2]
+    colour = _border_colour(arr)
+    views: list[tuple[np.ndarray, int, int]] = []
+    if not crops_only:
+        m = max(1, round(PAD_FRACTION * max(w, h)))
+        padded = np.empty((h + 2 * m, w + 2 * m, 3), np.uint8)
+        padded[:] = colour
+        padded[m : m + h, m : m + w] = arr
+        views.append((padded, m, m))
+    box = figure_box(arr, colour)
+    if box is not None:
+        for pad in CROP_PADS:
+            views.append(_square_view(arr, box, pad, colour))
+    return views
+
+
+def figure_box(arr: np.ndarray, backdrop: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1) of the pixels that differ from the backdrop colour; None when none do."""
+    colour = _border_colour(arr) if backdrop is None else backdrop
+    step = max(1, max(arr.shape[:2]) // 512)  # a coarse grid is enough for a box
+    small = arr[::step, ::step].astype(np.int16)
+    diff = np.abs(small - colour.astype(np.int16)).max(axis=2) > BACKDROP_TOLERANCE
+    ys, xs = np.nonzero(diff)
+    if len(xs) < 16:
+        return None
+    return int(xs.min()) * step, int(ys.min()) * step, int(xs.max() + 1) * step, int(ys.max() + 1) * step
+
+
+def _square_view(
+    arr: np.ndarray, box: tuple[int, int, int, int], pad: float, colour: np.ndarray
+) -> tuple[np.ndarray, int, int]:
+    h, w = arr.shape[:2]
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    side = max(8, round(max(bw, bh) * (1 + 2 * pad)))
+    canvas = np.empty((side, side, 3), np.uint8)
+    canvas[:] = colour
+    ox, oy = (side - bw) // 2 - x0, (side - bh) // 2 - y0
+    sx0, sy0, sx1, sy1 = max(0, -ox), max(0, -oy), min(w, side - ox), min(h, side - oy)
+    canvas[sy0 + oy : sy1 + oy, sx0 + ox : sx1 + ox] = arr[sy0:sy1, sx0:sx1]
+    return canvas, ox, oy
+
+
 def _detect_array(arr: np.ndarray, ox: int, oy: int, w: int, h: int) -> list[Skeleton]:
-    """People in `arr`, mapped to the `w` × `h` frame whose top-left corner is at (`ox`, `oy`) inside `arr`."""
+    """People in `arr`, mapped to the `w` × `h` frame whose top-left corner is at (`ox`, `oy`) inside `arr` (the
+    frame may reach outside `arr`: a crop)."""
     import mediapipe as mp
 
     result = detect_raw(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(arr)))
@@ -140,23 +219,22 @@ def _detect_array(arr: np.ndarray, ox: int, oy: int, w: int, h: int) -> list[Ske
     for k, landmarks in enumerate(result.pose_landmarks or []):
         mask = None
         if k < len(masks):
-            mask = _mask_to_frame(masks[k].numpy_view(), aw, ah)[oy : oy + h, ox : ox + w]
-            mask = np.ascontiguousarray(mask)
+            full = _mask_to_frame(masks[k].numpy_view(), aw, ah)
+            mask = np.zeros((h, w), np.float32)
+            fx0, fy0, fx1, fy1 = max(0, ox), max(0, oy), min(aw, ox + w), min(ah, oy + h)
+            if fx1 > fx0 and fy1 > fy0:
+                mask[fy0 - oy : fy1 - oy, fx0 - ox : fx1 - ox] = full[fy0:fy1, fx0:fx1]
         people.append(_to_skeleton(landmarks, (aw, ah, ox, oy), w, h, mask))
     people.sort(key=_bbox_area, reverse=True)
     return people
 
 
 def _doubtful(people: list[Skeleton], w: int, h: int) -> bool:
-    """Whether a first detection is worth a second look on a padded copy (module docstring)."""
-    narrow = max(w, h) > RETRY_ASPECT * min(w, h)
+    """Whether a first detection is worth a second look on other views (`_views`)."""
     if not people or not people[0].visible().any():
-        # "no person" is doubted only on a very narrow picture (where BlazePose also misses the re-posed police
-        # officer entirely): a second look on the padded copy of a drawn penguin finds a bogus skeleton that even
-        # passes the plausibility check (measured, tests/gpu_worker/pose/test_detect.py)
-        return narrow
+        return True  # nobody found: full-length drawings are often found only on a square crop of the figure
     sk = people[0]
-    if sk.visibility.mean() < RETRY_VISIBILITY or narrow:
+    if sk.visibility.mean() < RETRY_VISIBILITY or _is_narrow(w, h):
         return True
     # a figure merely touching the frame is not enough: four of the six samples do, and their first result is right
     return bool(plausibility_problems(sk))
@@ -180,19 +258,65 @@ def _border_colour(arr: np.ndarray) -> np.ndarray:
 
 
 def detect(image: ImageSource, *, max_size: int = 2048) -> Skeleton:
-    """The (largest) person's skeleton in `image`, in `load_image(image, max_size=...)`'s frame.
+    """The one person's skeleton in `image`, in `load_image(image, max_size=...)`'s frame.
 
-    Raises BadImage / ImageTooLarge (unusable file), NoPersonDetected, ImplausibleSkeleton.
+    Raises BadImage / ImageTooLarge (unusable file), NoPersonDetected, SeveralPeople, ImplausibleSkeleton.
     """
-    people = detect_all(image, max_size=max_size)
+    im = load_image(image, max_size=max_size)
+    people = detect_all(im, max_size=max_size)
     if not people or not people[0].visible().any():
         raise NoPersonDetected(
             "no person was found in the photo; use a photo where the model's head and shoulders are "
-            "clearly visible, "
-            "or place the skeleton by hand in the pose editor"
+            "clearly visible, or place the skeleton by hand in the pose editor"
+        )
+    if _is_second_person(people):
+        raise SeveralPeople(
+            "the photo shows more than one person; re-posing one would tear the other apart — use a photo of "
+            "one person (crop it), or place the skeleton by hand in the pose editor"
+        )
+    if _figure_outside_share(im, people[0]) > MAX_FIGURE_OUTSIDE:
+        raise SeveralPeople(
+            "only part of the picture was recognised as a person (a group, a scene, or a figure the detector "
+            "cannot see whole); use a photo of one person, or place the skeleton by hand in the pose editor"
         )
     check_plausible(people[0])
     return people[0]
+
+
+def _figure_outside_share(image: Image.Image, person: Skeleton) -> float:
+    """Share of the non-backdrop pixels that lie well outside the person's box (grown by `OUTSIDE_MARGIN`).
+
+    High for a group scene or a picture where only part of a figure was recognised; 0 for a busy (non-uniform)
+    backdrop, where figure and backdrop cannot be told apart this way.
+    """
+    arr = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    step = max(1, max(arr.shape[:2]) // 512)
+    small = arr[::step, ::step].astype(np.int16)
+    colour = _border_colour(arr).astype(np.int16)
+    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    if (np.abs(border - colour).max(axis=1) <= BACKDROP_TOLERANCE).mean() < UNIFORM_BACKDROP:
+        return 0.0
+    ink = np.abs(small - colour).max(axis=2) > BACKDROP_TOLERANCE
+    total = int(ink.sum())
+    if total == 0:
+        return 0.0
+    x0, y0, x1, y1 = (v / step for v in person.bbox())
+    mx, my = OUTSIDE_MARGIN * (x1 - x0), OUTSIDE_MARGIN * (y1 - y0)
+    inside = ink[max(0, int(y0 - my)) : int(y1 + my) + 1, max(0, int(x0 - mx)) : int(x1 + mx) + 1].sum()
+    return 1.0 - float(inside) / total
+
+
+def _is_second_person(people: list[Skeleton]) -> bool:
+    """Whether the detector's second skeleton is a second person: plausible, with a head and shoulders, and not a
+    small echo of the first (BlazePose sometimes returns a fragment of the same figure)."""
+    if len(people) < 2:
+        return False
+    first, second = people[0], people[1]
+    return bool(
+        second.visible().sum() >= MIN_SECOND_PERSON_JOINTS
+        and not plausibility_problems(second)
+        and _bbox_area(second) > SECOND_PERSON_AREA * _bbox_area(first)
+    )
 
 
 def _to_skeleton(
