@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -186,10 +186,9 @@ def repose(
     t0 = time.perf_counter()
     all_targets = set_targets(source, pose_set)
     timings["check"] += time.perf_counter() - t0
-    for k, (p, target, r) in enumerate(zip(todo, targets, rendered, strict=True)):
-        report(0.8 + 0.2 * k / max(1, len(todo)), f"checking {p.id}")
-        t0 = time.perf_counter()
-        quality = judge(
+
+    def verdict(p: Pose, target: Skeleton, r: Rendered) -> Verdict:
+        return judge(
             r.image,
             image,
             target,
@@ -198,11 +197,16 @@ def repose(
             backend=be.name,
             report=BackendReport(r.uncovered_fraction, r.foldover_fraction),
         )
+
+    for k, (p, target, r) in enumerate(zip(todo, targets, rendered, strict=True)):
+        report(0.8 + 0.2 * k / max(1, len(todo)), f"checking {p.id}")
+        t0 = time.perf_counter()
+        quality = verdict(p, target, r)
         dt = time.perf_counter() - t0
         timings["check"] += dt
         outputs.append(PoseOutput(pose=p, target=target, rendered=r, quality=quality, seconds=share + dt))
     attempts = _max_attempts(max_attempts) if getattr(be, "stochastic", False) else 1
-    _retry_failed(be, image, source, outputs, seed, attempts, timings)
+    _retry_failed(be, image, source, outputs, seed, attempts, timings, verdict)
     report(1.0, "done")
     return ReposeResult(
         image=image, source=source, outputs=outputs, skipped=skipped, backend=be.name, timings=timings
@@ -223,7 +227,7 @@ def _max_attempts(given: int | None) -> int:
 
 def _retry_failed(
     be: Backend, image: Image.Image, source: Skeleton, outputs: list[PoseOutput], seed: int, attempts: int,
-    timings: dict[str, float],
+    timings: dict[str, float], verdict: Callable[[Pose, Skeleton, Rendered], Verdict],
 ) -> None:
     """Re-render (new seed per attempt, all failed poses in one batch) and re-check the failed outputs in place."""
     timings.setdefault("retry", 0.0)
@@ -240,7 +244,7 @@ def _retry_failed(
         for k, r in zip(failed, again, strict=True):
             old = outputs[k]
             t1 = time.perf_counter()
-            quality = check(r.image, old.target, r, image, source)
+            quality = verdict(old.pose, old.target, r)
             seconds = old.seconds + share + time.perf_counter() - t1
             outputs[k] = PoseOutput(old.pose, old.target, r, quality, seconds, attempts=attempt + 1)
         timings["retry"] += time.perf_counter() - t0
