@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from gpu_worker.engine import repose
 from gpu_worker.generate.diffusion import DiffusionBackend
+from gpu_worker.generate.references import person_crop
 from gpu_worker.pose.library import load_pose_set
 
 
@@ -25,6 +27,10 @@ def test_diffusion_preset_runs_the_whole_production_path(preset: str, tiny_model
         assert out.rendered.image.size == result.image.size
         assert not out.passed and out.quality.reasons
         assert out.attempts == 2
+    # the IP-Adapter saw the whole person, square-padded (not the portrait photo, whose centre crop loses the head)
+    (seen,) = result.outputs[0].rendered.extras["ip_adapter_image"]
+    assert seen.width == seen.height
+    assert np.array_equal(np.asarray(seen), np.asarray(person_crop(result.image, result.source)))
     # a generated output fails on its pixels (pose, figure), never on a coverage figure the backend made up
     assert not any("filled in" in r for r in result.outputs[1].quality.reasons)
 
