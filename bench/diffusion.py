@@ -125,7 +125,7 @@ def preset_bench(preset: str, args: argparse.Namespace, root: Path) -> None:
         return
 
     photo = Image.open(ROOT / "gpu_worker" / "assets" / "samples" / "bussiness_woman_donna_i_01.png").convert("RGB")
-    long_side = config.long_side
+    long_side = max(config.long_side, 320)  # the product photo; tiny runs generate at 64 px but detect needs more
     photo = photo.resize((round(photo.width * long_side / photo.height), long_side), Image.Resampling.LANCZOS)
     source = detect(photo)
     # 6 poses: 4 refine + 2 generate on the ControlNet path (--poses N: the first N, e.g. for a quick check)
