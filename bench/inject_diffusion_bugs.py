@@ -3,6 +3,8 @@
     .venv/bin/python bench/inject_diffusion_bugs.py                # the committed tree (HEAD), every bug
     .venv/bin/python bench/inject_diffusion_bugs.py --rev 3a617a3  # an older commit (e.g. the custom pipelines)
     .venv/bin/python bench/inject_diffusion_bugs.py --only cfg-sign,prompts-swapped-sd15
+    .venv/bin/python bench/inject_diffusion_bugs.py --only edit-skeleton-not-passed \
+        --tests tests/gpu_worker/generate/test_pipeline_parity.py -k edit        # a quicker partial check
 
 Each bug is one exact text substitution in one file. The tree under test is exported (`git archive`) into a
 temporary folder and the bug applied there, so the working tree is never touched; pytest runs from that folder
@@ -125,10 +127,12 @@ def export(rev: str, dest: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
 
 
-def run_tests(tree: Path, timeout: int) -> tuple[bool, str]:
+def run_tests(tree: Path, timeout: int, tests: list[str], select: str) -> tuple[bool, str]:
     """(passed, the first failing test id or the tail of the output)."""
-    cmd = [sys.executable, "-m", "pytest", *[t for t in TESTS if (tree / t).exists()], "-x", "-q",
+    cmd = [sys.executable, "-m", "pytest", *[t for t in tests if (tree / t).exists()], "-x", "-q",
            "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning", "-W", "ignore::FutureWarning"]  # fmt: skip
+    if select:
+        cmd += ["-k", select]
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=timeout)
     out = proc.stdout + proc.stderr
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, flags=re.M)
@@ -142,7 +146,10 @@ def main() -> int:
     parser.add_argument("--rev", default="HEAD", help="commit to test (default HEAD)")
     parser.add_argument("--only", default="", help="comma-separated bug names")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per pytest run")
+    parser.add_argument("--tests", default=",".join(TESTS), help="comma-separated test files (default: all four)")
+    parser.add_argument("-k", dest="select", default="", help="pytest -k expression (a quicker partial check)")
     args = parser.parse_args()
+    tests = [t for t in args.tests.split(",") if t]
     wanted = {n for n in args.only.split(",") if n}
     bugs = [b for b in BUGS if not wanted or b.name in wanted]
     with tempfile.TemporaryDirectory(prefix="inject-") as tmp:
@@ -156,7 +163,7 @@ def main() -> int:
         if not check.startswith(str(clean)):
             print(f"the exported tree does not shadow the installed package ({check})", file=sys.stderr)
             return 2
-        ok, why = run_tests(clean, args.timeout)
+        ok, why = run_tests(clean, args.timeout, tests, args.select)
         print(f"{'baseline (no bug)':<36} {'tests pass' if ok else 'TESTS FAIL: ' + why}", flush=True)
         if not ok:
             return 2
@@ -171,7 +178,7 @@ def main() -> int:
             applicable += 1
             target.write_text(text.replace(bug.old, bug.new))
             try:
-                passed, first = run_tests(clean, args.timeout)
+                passed, first = run_tests(clean, args.timeout, tests, args.select)
             finally:
                 target.write_text(text)
             if passed:
