@@ -8,6 +8,12 @@ Per pose, one of two modes (`Mode`):
 - `generate`: from noise under the same conditioning, for poses the warp cannot render (`Pose.backends`
   without "warp").
 
+Both run diffusers' own ControlNet pipelines (`pipelines/run.py`). The IP-Adapter sees the whole person,
+square-padded (and a face crop with a face adapter: `references.py`). Generation sizes snap to a few aspect buckets
+(`generation_size`), the output frame letterboxed into the bucket and cropped back (`Letterbox`), so a compiled model
+meets a few shapes only. A `generate` output reports `uncovered_fraction = 0.0` (nothing was copied, so nothing is
+uncovered; the gate judges its pixels).
+
 Speed: the text and image-prompt embeddings are computed once per photo; all poses of a mode go through one
 batched denoising call (batch = poses), each with its own torch.Generator seeded from (job seed, pose id), so
 an image does not depend on how it was batched. A CUDA out-of-memory error halves the batch and retries; the
