@@ -75,6 +75,8 @@ def main() -> int:
     for name, it, image in damage_suite([it for it, v in good], judge):
         v = judge(it, image)
         caught.append((name, not v.passed))
+        if v.passed and args.calibrate:
+            print(f"    missed {name}: {it.image.relative_to(args.labels.parent)}")
     print("damage suite (built from publishable outputs): caught / total per class")
     ok = pass_good >= GOAL and fail_bad >= GOAL
     for name, (c, n) in sorted(summary(caught).items()):

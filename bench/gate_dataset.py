@@ -65,10 +65,16 @@ def add_runs(runs: Path, verdict_files: list[Path]) -> None:
             items.append({
                 "source": _rel(src), "image": _rel(dest), "pose": f"{set_dir.name}/{o['pose']}", "backend": "warp",
                 "origin": "warp", "publishable": bool(v["publishable"]), "defect": v.get("defect"),
-                "note": v.get("note", ""),
+                "note": v.get("note", ""), "report": _backend_report(o),
             })  # fmt: skip
     _save(items)
     print(f"{sum(x['origin'] == 'warp' for x in items)} warp outputs labelled")
+
+
+def _backend_report(output: dict) -> dict:
+    """What the backend said about its output, as `generate`'s report.json records it."""
+    report = output.get("report") or output
+    return {k: report[k] for k in ("uncovered_fraction", "foldover_fraction") if report.get(k) is not None}
 
 
 def add_dolls() -> None:

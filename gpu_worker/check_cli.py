@@ -1,7 +1,9 @@
 """`pose-studio check`: judge images made anywhere with the same output gate that `pose-studio generate` runs.
 
-ITEMS.json is a list of {"source": path, "image": path, "pose": "set-id/pose-id"} (optional "backend": whose
-calibrated thresholds apply, default warp); relative paths are read from the manifest's folder. VERDICTS.json is the
+ITEMS.json is a list of {"source": path, "image": path, "pose": "set-id/pose-id"}; optional "backend" (whose
+calibrated thresholds apply, default warp) and "report" ({"uncovered_fraction", "foldover_fraction"}: what the
+backend said about the image — it can only add reasons to fail; `generate`'s report.json records it for every
+output). Relative paths are read from the manifest's folder. VERDICTS.json is the
 same-length list of {"passed": bool, "reasons": [str], "scores": {name: number}}.
 
 The source photo is normalised exactly as `generate` normalises it (long side = the image's long side) and its pose
@@ -19,8 +21,10 @@ from typing import Any
 import click
 
 from gpu_worker.errors import InputRejected, PoseLibraryError
+from gpu_worker.gate.judge import BackendReport
 
 USAGE = 2
+REPORT_FIELDS = {"uncovered_fraction", "foldover_fraction"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Item:
     set_id: str
     pose_id: str
     backend: str
+    report: BackendReport | None = None
 
 
 def _usage(message: str) -> None:
@@ -64,7 +69,14 @@ def read_manifest(path: Path) -> list[Item]:
         for p in paths:
             if not p.is_file():
                 _usage(f"item {k}: no such file: {p}")
-        items.append(Item(paths[0], paths[1], set_id, pose_id, backend))
+        report = entry.get("report")
+        if report is not None and not (
+            isinstance(report, dict)
+            and set(report) <= REPORT_FIELDS
+            and all(isinstance(v, int | float) and 0 <= v <= 1 for v in report.values())
+        ):
+            _usage(f"item {k}: report must be an object of {', '.join(sorted(REPORT_FIELDS))} between 0 and 1")
+        items.append(Item(paths[0], paths[1], set_id, pose_id, backend, BackendReport(**report) if report else None))
     return items
 
 
@@ -102,6 +114,7 @@ def judge_items(items: list[Item]) -> list[dict[str, Any]]:
             source_skeleton=skeleton,
             others=rivals(targets, item.pose_id),
             backend=item.backend,
+            report=item.report,
         )
         verdicts.append(verdict.to_dict())
     return verdicts

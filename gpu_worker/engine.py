@@ -167,6 +167,13 @@ def repose(
     t0 = time.perf_counter()
     targets = [retarget(source, p) for p in todo]
     timings["retarget"] = time.perf_counter() - t0
+    # what the backend cannot do for this figure (a side view, a long dress asked to stride): skipped with its reason
+    refusal = getattr(be, "refusal", None)
+    if refusal is not None:
+        reasons = [refusal(image, source, p, t) for p, t in zip(todo, targets, strict=True)]
+        skipped += [SkippedPose(p, r) for p, r in zip(todo, reasons, strict=True) if r is not None]
+        kept = [k for k, r in enumerate(reasons) if r is None]
+        todo, targets = [todo[k] for k in kept], [targets[k] for k in kept]
 
     # 5. render, all poses of this photo in one call (a diffusion backend batches them)
     def render_progress(fraction: float, stage: str) -> None:
@@ -187,6 +194,8 @@ def repose(
     all_targets = set_targets(source, pose_set)
     timings["check"] += time.perf_counter() - t0
 
+    # judged against the retargeted target, never the backend's own idea of it: `pose-studio check` must reach the
+    # same verdict from the images alone (a figure the backend moved to keep it in frame fails honestly)
     def verdict(p: Pose, target: Skeleton, r: Rendered) -> Verdict:
         return judge(
             r.image,

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -40,6 +40,9 @@ from gpu_worker.contract import (
     TaskName,
 )
 from gpu_worker.storage import KeyMissing, Storage, keys, storage_from_url
+
+if TYPE_CHECKING:
+    from gpu_worker.engine import ReposeResult
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +252,7 @@ def _generate(req: GenerateRequest, spec: JobSpec) -> str:
     if not storage().exists(req.spec_key):
         return _gone(req)  # cancelled or erased while we were generating: write nothing for it
     records = []
+    hold = photo_warp_hold(result)
     for out in result.outputs:
         image = out.rendered.image
         data, content_type, ext = encode_output(image, spec.output_format)
@@ -257,7 +261,7 @@ def _generate(req: GenerateRequest, spec: JobSpec) -> str:
         q = out.quality
         records.append(OutputRecord(
             pose_id=out.pose.id, pose_name=out.pose.name, key=key, seed=spec.seed,
-            oks=_num(q.oks), pck=_num(q.pck), passed=bool(q.passed), reasons=[str(r) for r in q.reasons],
+            oks=_num(q.oks), pck=_num(q.pck), passed=bool(q.passed), reasons=[str(r) for r in q.reasons] + hold,
             width=image.width, height=image.height, seconds=round(float(out.seconds), 4),
         ).to_kwargs())  # fmt: skip
     manifest = ResultManifest(
@@ -277,6 +281,24 @@ OUTPUT_ENCODINGS = {
     "webp": ("WEBP", "image/webp", "webp"),
 }
 LOSSY_QUALITY = 92  # JPEG/WebP: visually lossless for product photos, a fraction of the PNG's size
+
+
+PHOTO_WARP_NOTE = (
+    "held for your review: this is a cut-out warp of a photograph, which rarely looks photographic — "
+    "check it before it goes live"
+)
+
+
+def photo_warp_hold(result: ReposeResult) -> list[str]:
+    """A note that holds passing outputs for review (auto mode publishes a passed output only without notes): a
+    warp of a photograph. Drawings warp cleanly; photographs need a person's look or the diffusion backend."""
+    import numpy as np
+
+    from gpu_worker.gate.figure import looks_photographic
+
+    if result.backend == "warp" and looks_photographic(np.asarray(result.image.convert("RGB"))):
+        return [PHOTO_WARP_NOTE]
+    return []
 
 
 def encode_output(image: Any, output_format: str) -> tuple[bytes, str, str]:

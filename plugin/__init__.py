@@ -18,6 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from plugin.celery_app import celery_init_app
     from plugin.config import load_config
     from plugin.extensions import db, init_redis
+    from plugin.security.body_limits import init_body_limits
     from plugin.security.crypto import init_cipher
     from plugin.security.headers import init_security_headers
     from plugin.security.log_redaction import install_log_redaction, register_secret_list, register_secrets
@@ -39,4 +40,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from plugin.observability import init_observability
 
     init_observability(app)
+    # after observability's hook, so an oversized request is still timed and logged
+    init_body_limits(app)
     return app

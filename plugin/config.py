@@ -81,6 +81,13 @@ SETTINGS: tuple[Setting, ...] = (
             "unfinished jobs per shop; the rest of a shop's bulk waits in the database, not in the queues."),
     Setting("POSE_STUDIO_RECONCILE_AFTER_SECONDS", "", "Reconcile re-sends a job's task when it sat this long "
             "in queued / fetching / generating / publishing. Unset: 5 min / 5 min / 1 h / 15 min."),
+    Setting("POSE_STUDIO_MAX_JSON_BYTES", str(1024 * 1024), "Largest request body of /api/* JSON routes (and "
+            "anything else but webhooks and photo uploads), in bytes; a larger one gets 413 before it is read."),
+    Setting("POSE_STUDIO_MAX_PHOTO_BYTES", str(15 * 1024 * 1024), "Largest reference photo "
+            "(POST /api/pose-sets, multipart), in bytes; the page checks it before uploading, the server "
+            "answers 413 before reading a larger body."),
+    Setting("POSE_STUDIO_MAX_WEBHOOK_BYTES", str(1024 * 1024), "Largest webhook body, in bytes (Shopify's "
+            "product payloads are well under it); a larger one gets 413 before it is read."),
     Setting("POSE_STUDIO_METRICS_TOKEN", "", "Bearer token `/metrics` requires when set; unset, `/metrics` "
             "answers anyone who reaches it (block it at the proxy).", secret=True),
     Setting("POSE_STUDIO_PROXY_HOPS", "0", "Number of proxies in front of gunicorn whose X-Forwarded-* "
@@ -96,8 +103,6 @@ SETTINGS: tuple[Setting, ...] = (
 
 # What load_config reads into app.config (the rest of SETTINGS is documented here, read where it is used).
 APP_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if not s.doc_only)
-
-WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
 
 def load_config(
@@ -177,7 +182,7 @@ def load_config(
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "TESTING": environment is Environment.TEST,
-        "WEBHOOK_MAX_BODY_BYTES": WEBHOOK_MAX_BODY_BYTES,
+        "WEBHOOK_MAX_BODY_BYTES": values["POSE_STUDIO_MAX_WEBHOOK_BYTES"],
         # Flask's signing key (OAuth state cookie) is derived from the app secret so there is one secret less
         # to manage; the derivation keeps the raw client secret out of itsdangerous.
         "SECRET_KEY": _derive_secret_key(str(values["SHOPIFY_API_SECRET"] or "")),
@@ -210,6 +215,15 @@ def _check_numbers(values: dict[str, Any], problems: list[str]) -> None:
     except ValueError:
         problems.append(f"POSE_STUDIO_SHOP_INFLIGHT={raw!r}: use a whole number of jobs, at least 1 (default "
                         f"{DEFAULT_SHOP_INFLIGHT}).")  # fmt: skip
+    for name in ("POSE_STUDIO_MAX_JSON_BYTES", "POSE_STUDIO_MAX_PHOTO_BYTES", "POSE_STUDIO_MAX_WEBHOOK_BYTES"):
+        raw = values.get(name)
+        try:
+            size = int(str(raw))
+            if size < 1024:
+                raise ValueError
+            values[name] = size
+        except ValueError:
+            problems.append(f"{name}={raw!r}: use a whole number of bytes, at least 1024.")
     raw = values.get("POSE_STUDIO_RECONCILE_AFTER_SECONDS")
     if raw:
         try:

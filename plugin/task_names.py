@@ -12,6 +12,9 @@ SHOPIFY_QUEUE = "shopify"
 PRODUCTS_CHANGED = "pose_studio.products.changed"
 # kwargs: {"shop_id": int, "delivery_id": int} -> cancel the shop's queued work; tokens are already deleted
 SHOP_UNINSTALLED = "pose_studio.shop.uninstalled"
-# kwargs: {"shop_id": int, "shop_domain": str, "delivery_id": int} -> erase the shop's objects in storage;
-# its database rows are already gone
+# kwargs: {"delivery_id": int} -> a shop/redact delivery whose payload names the shop ({"shop_id", "shop_domain"}):
+# erase the shop's rows (if it is still uninstalled), then its stored objects
+SHOP_REDACT_TASK = "pose_studio.shop.redact"
+# kwargs: {"shop_domain": str, "final": bool} -> erase the shop's objects in storage (the late sweep after a
+# redact); its database rows are already gone
 SHOP_ERASE_STORAGE = "pose_studio.shop.erase_storage"

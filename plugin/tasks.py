@@ -46,14 +46,17 @@ from plugin.services import (
     shop_data,
 )
 from plugin.services.errors import StorageUnavailable
+from plugin.shopify.errors import ShopifyUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 __all__ = ["BEAT_SCHEDULE", "MAX_RETRIES", "STORAGE_RETRIES", "TRANSIENT"]
 
+# ShopifyUnavailable: the Admin API client already retried (5xx, 429, timeouts) and gave up for now, e.g. while
+# automation checks a product is the shop's; the task tries again later
 TRANSIENT: tuple[type[BaseException], ...] = (
-    OperationalError, ConnectionError, TimeoutError, publish.Transient, StorageUnavailable,
+    OperationalError, ConnectionError, TimeoutError, publish.Transient, StorageUnavailable, ShopifyUnavailable,
 )  # fmt: skip
 MAX_RETRIES = 8  # 2, 4, 8 … 120 s (full jitter): about 6 minutes at most
 STORAGE_RETRIES = 5  # about a minute: a full disk or a read-only bucket rarely heals by itself
@@ -77,7 +80,7 @@ def _explain(exc: BaseException, retried: int) -> tuple[str, str]:
     """(error code, merchant-readable message) for a task that gave up: what happened and what to do."""
     if isinstance(exc, StorageUnavailable):
         return "storage_unavailable", f"{exc.message} (gave up after {retried} retries)"
-    if isinstance(exc, publish.Transient):
+    if isinstance(exc, publish.Transient | ShopifyUnavailable):
         return "shopify_unavailable", (f"Shopify stayed unavailable after {retried} retries ({exc}); "
                                        "publish again later")  # fmt: skip
     if isinstance(exc, TRANSIENT):
@@ -98,7 +101,7 @@ def _guarded(task: Task, run: Callable[[], T], *, give_up: Callable[[str, str], 
     except Retry:
         raise
     except Exception as exc:
-        db.session.rollback()
+        discard_failed_transaction(what)
         retried = task.request.retries or 0
         if isinstance(exc, TRANSIENT) and retried < retry_limit(exc) and not task.request.called_directly:
             countdown = backoff(retried)
@@ -113,13 +116,29 @@ def _guarded(task: Task, run: Callable[[], T], *, give_up: Callable[[str, str], 
         raise
 
 
+def discard_failed_transaction(what: str) -> None:
+    """Roll the session back after a failed task body. When the connection died under it (PostgreSQL restarted,
+    the backend terminated, a network cut while the task waited on Shopify), the rollback itself raises: then the
+    session and its connection are thrown away instead, so the retry or the failure record that follows gets a new
+    connection (pool_pre_ping) rather than the same dead one."""
+    try:
+        db.session.rollback()
+    except Exception as exc:
+        log.warning("%s: the database connection is gone (%s); discarding it", what, type(exc).__name__)
+        try:
+            db.session.invalidate()  # closes the session; its connections are dropped, not returned to the pool
+        except Exception:  # noqa: S110 - already dead; remove() below still resets the scoped session
+            pass
+        db.session.remove()
+
+
 def _best_effort(fn: Callable[[], Any], what: str) -> None:
     """Record an outcome; if even that fails (the database is down), log it: reconcile picks the job up later."""
     try:
         fn()
         db.session.commit()
     except Exception:
-        db.session.rollback()
+        discard_failed_transaction(what)
         log.exception("%s: could not record the failure; reconcile will pick it up", what)
 
 
@@ -224,6 +243,22 @@ def products_changed(self: Task, delivery_id: int) -> str:
 @shared_task(name=task_names.SHOP_UNINSTALLED, **RETRY)
 def shop_uninstalled(shop_id: int, delivery_id: int | None = None) -> int:
     return shop_data.cancel_shop_work(shop_id)
+
+
+@shared_task(name=task_names.SHOP_REDACT_TASK, bind=True)
+def shop_redact(self: Task, delivery_id: int) -> str:
+    from plugin.models.webhook_delivery import DeliveryStatus
+    from plugin.shopify.webhooks import claim_delivery, finish_delivery, release_delivery
+
+    # one run erases, however many copies were sent (a duplicate webhook, reconcile)
+    if not claim_delivery(delivery_id):
+        return "already_claimed"
+    outcome = _guarded(self, lambda: shop_data.redact_shop(delivery_id),
+                       give_up=lambda code, message: finish_delivery(delivery_id, DeliveryStatus.FAILED),
+                       on_retry=lambda exc: release_delivery(delivery_id),
+                       what=f"shop/redact delivery {delivery_id}")  # fmt: skip
+    finish_delivery(delivery_id)
+    return outcome
 
 
 @shared_task(name=task_names.SHOP_ERASE_STORAGE, **RETRY)

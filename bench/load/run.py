@@ -287,6 +287,8 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=50)
     parser.add_argument("--polls", type=int, default=20)
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: the serve rule)")
+    parser.add_argument("--worker-class", default=None, help="gunicorn worker class (default: plugin.gunicorn_conf)")
+    parser.add_argument("--threads", type=int, default=None, help="gthread threads per worker")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
@@ -303,7 +305,12 @@ def main() -> None:
         "POSE_STUDIO_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "SHOPIFY_ADMIN_ORIGIN": "",
         "POSE_STUDIO_STORAGE_URL": Path(storage).as_uri(), "LOG_LEVEL": "WARNING",
     })
-    report: dict[str, Any] = {"cores": os.cpu_count()}
+    if args.worker_class:
+        env["GUNICORN_WORKER_CLASS"] = args.worker_class
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
+    report: dict[str, Any] = {"cores": os.cpu_count(), "load_average_before": os.getloadavg(),
+                              "worker_class": args.worker_class or "default", "threads": args.threads or "default"}
     server: subprocess.Popen[bytes] | None = None
     try:
         subprocess.run([sys.executable, "-c", "from plugin.cli import main; main()", "migrate"], env=env, cwd=REPO,

@@ -124,6 +124,11 @@ def hole_in_torso(im: Image.Image, sk: Skeleton) -> Image.Image | None:
     p = sk.points
     c = (p[L_SHOULDER] + p[R_SHOULDER] + p[L_HIP] + p[R_HIP]) / 4.0
     r = max(2, round(0.28 * _scale(sk)))
+    colour = backdrop_colour(a).astype(np.int16)
+    y0, y1, x0, x1 = int(c[1]) - r, int(c[1]) + r, int(c[0]) - r // 2, int(c[0]) + r // 2
+    centre = a[max(y0, 0) : max(y1, 1), max(x0, 0) : max(x1, 1)].astype(np.int16)
+    if centre.size == 0 or (np.abs(centre - colour).max(axis=2) > 24).mean() < 0.5:
+        return None  # a garment of the backdrop's colour: a hole in it would not show
     cv2.ellipse(a, (round(c[0]), round(c[1])), (r, round(1.3 * r)), 0, 0, 360,
                 tuple(int(x) for x in backdrop_colour(a)), -1, cv2.LINE_AA)  # fmt: skip
     return Image.fromarray(a)
@@ -147,10 +152,12 @@ def ghost_fragment(im: Image.Image, sk: Skeleton) -> Image.Image | None:
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
     patch, pmask = a[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1]
-    # put it where the backdrop is free, beside the figure's box
-    bx0, by0, bx1, by1 = sk.bbox()
+    # put it where the backdrop is free, clear of the figure (a left-behind copy, not a part still attached)
+    ys, xs = np.nonzero(mask)
+    bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max(), ys.max()
     ph, pw = patch.shape[:2]
-    for tx in (int(bx1 + 0.1 * pw), int(bx0 - 1.1 * pw)):
+    gap = max(3, round(0.02 * a.shape[1]))
+    for tx in (int(bx1 + gap), int(bx0 - gap - pw)):
         ty = int(min(max((by0 + by1) / 2 - ph / 2, 0), a.shape[0] - ph))
         if 0 <= tx and tx + pw <= a.shape[1] and not mask[ty : ty + ph, tx : tx + pw].any():
             region = a[ty : ty + ph, tx : tx + pw]

@@ -21,8 +21,10 @@ BACKDROP_TOLERANCE = 24
 UNIFORM_BORDER = 0.6
 # Components smaller than this share of the figure are noise (anti-aliasing crumbs, JPEG ringing).
 MIN_PIECE = 0.004
-# The figure touches a side of the frame when more than this share of that side's length is figure.
-TOUCH_SHARE = 0.01
+# The figure touches a side of the frame when more than this share of that side's length is figure (and at least
+# TOUCH_PIXELS analysis pixels): a hand cut by the frame is a few pixels of a 256-pixel side.
+TOUCH_SHARE = 0.004
+TOUCH_PIXELS = 2
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,8 @@ class Silhouette:
     def touches(self) -> dict[str, bool]:
         """Which sides of the frame the figure reaches: top, bottom, left, right."""
         m = self.mask
-        return {
-            "top": m[0].mean() > TOUCH_SHARE,
-            "bottom": m[-1].mean() > TOUCH_SHARE,
-            "left": m[:, 0].mean() > TOUCH_SHARE,
-            "right": m[:, -1].mean() > TOUCH_SHARE,
-        }
+        sides = {"top": m[0], "bottom": m[-1], "left": m[:, 0], "right": m[:, -1]}
+        return {k: bool(e.mean() > TOUCH_SHARE and e.sum() >= TOUCH_PIXELS) for k, e in sides.items()}
 
     def pieces(self) -> tuple[int, list[int]]:
         """(area of the main piece, areas of the other pieces above noise size), in analysis pixels."""
@@ -91,3 +89,19 @@ def silhouette(rgb: np.ndarray, person_mask: np.ndarray | None = None) -> Silhou
     else:
         mask = ink = np.zeros(small.shape[:2], bool)
     return Silhouette(mask=mask, ink=ink, scale=scale, uniform_backdrop=uniform, backdrop=colour)
+
+
+# A picture counts as a photograph when its backdrop is not uniform or it has more than this many distinct colours
+# (5 bits per channel, each seen at least 3 times, at 128 px): the samples and calibration drawings have 16–142
+# (a group scene 284), the astronaut photograph 369.
+PHOTO_COLOURS = 300
+
+
+def looks_photographic(rgb: np.ndarray) -> bool:
+    """Whether `rgb` is a photograph rather than a drawing (decides whether a warp output may go live unseen)."""
+    h, w = rgb.shape[:2]
+    s = 128 / max(h, w)
+    small = cv2.resize(np.ascontiguousarray(rgb), (max(1, round(w * s)), max(1, round(h * s))),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    _, counts = np.unique((small // 8).reshape(-1, 3), axis=0, return_counts=True)
+    return int((counts >= 3).sum()) > PHOTO_COLOURS or not silhouette(rgb).uniform_backdrop

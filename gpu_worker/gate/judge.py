@@ -104,6 +104,7 @@ def judge(
         reasons.append("no person can be seen in the image")
         scores.update(oks=0.0, pck=0.0)
     else:
+        found = _best_reading(output.convert("RGB"), found, target, th)
         reasons += _pose_reasons(found, target, src_sk, others, th, scores)
 
     # 4. figure integrity against the source (same kind of silhouette on both sides)
@@ -124,6 +125,37 @@ def judge(
     return Verdict(passed=not reasons, reasons=reasons, scores=scores, detected=found)
 
 
+def _area(found: Skeleton, target: Skeleton) -> float:
+    area = float((found.mask > 0.5).sum()) if found.mask is not None else 0.0
+    if area <= 0:
+        x0, y0, x1, y1 = target.bbox()
+        area = max((x1 - x0) * (y1 - y0), 1.0)
+    return area
+
+
+def _reaches(found: Skeleton, target: Skeleton, th: Thresholds) -> bool:
+    area = _area(found, target)
+    return (
+        pose_match.oks(found, target, area) >= th.min_oks
+        and pose_match.pck(found, target) >= th.min_pck
+        and len(pose_match.missing_limbs(found, target)) <= th.max_missing_limb_joints
+    )
+
+
+def _best_reading(output: Image.Image, found: Skeleton, target: Skeleton, th: Thresholds) -> Skeleton:
+    """`found`, or — when it does not show the target — the reading of another view that matches it best.
+
+    Every view is the detector's honest reading of the same pixels; a swapped, mirrored or broken image matches
+    the target in none of them, while a good one misread at one scale is read right at another.
+    """
+    from gpu_worker.pose.detect import detect_other_views
+
+    if _reaches(found, target, th):
+        return found
+    readings = [found, *detect_other_views(output)]
+    return max(readings, key=lambda sk: pose_match.oks(sk, target, _area(sk, target)))
+
+
 def _pose_reasons(
     found: Skeleton,
     target: Skeleton,
@@ -133,15 +165,17 @@ def _pose_reasons(
     scores: dict[str, float],
 ) -> list[str]:
     reasons: list[str] = []
-    area = float((found.mask > 0.5).sum()) if found.mask is not None else 0.0
-    if area <= 0:
-        x0, y0, x1, y1 = target.bbox()
-        area = max((x1 - x0) * (y1 - y0), 1.0)
+    area = _area(found, target)
     own = pose_match.oks(found, target, area)
     scores["oks"] = own
     scores["pck"] = pose_match.pck(found, target)
     if own < th.min_oks or scores["pck"] < th.min_pck:
         reasons.append(f"the figure does not stand in the chosen pose (match {own:.2f}, needs {th.min_oks:.2f})")
+    errors = pose_match.limb_end_errors(found, target)
+    scores["max_limb_end_error"] = max(errors.values(), default=0.0)
+    astray = [name for name, e in errors.items() if e > th.max_limb_end_error]
+    if astray:
+        reasons.append(f"not where the pose puts it: {', '.join(astray)}")
     missing = pose_match.missing_limbs(found, target)
     scores["missing_limb_joints"] = float(len(missing))
     if len(missing) > th.max_missing_limb_joints:
@@ -250,7 +284,7 @@ def _integrity_reasons(
     # ink again: a hole is backdrop colour inside the figure, where the source had garment
     st = regions.torso_coverage(src_fig.ink, src_sk, src_fig.scale)
     ot = regions.torso_coverage(out_fig.ink, target, out_fig.scale)
-    if st is not None and ot is not None:
+    if st is not None and ot is not None and st >= th.solid_torso:
         scores["torso_loss"] = st - ot
         if st - ot > th.max_torso_loss:
             reasons.append("there is a hole in the torso (the background shows through)")
@@ -294,9 +328,13 @@ def _appearance_reasons(
         scores["head_match"], scores["head_match_mirrored"] = head
         if head[0] < th.min_head_match:
             reasons.append("the head or face does not match the source (another person?)")
+    # mirrored: the face and hair match the source's mirror image better than the source (a side parting, a
+    # profile), or torso and head together do (a print); the head alone is the cleaner signal (docs/QUALITY.md)
     mirror_votes = [m - s for s, m in (p for p in (torso, head) if p is not None)]
     if mirror_votes:
         scores["patch_mirror_margin"] = float(np.mean(mirror_votes))
-        if scores["patch_mirror_margin"] > th.patch_mirror_margin:
-            reasons.append("the image is mirrored (the print and the face are reversed)")
+        head_margin = head[1] - head[0] if head is not None else -1.0
+        scores["head_mirror_margin"] = head_margin
+        if scores["patch_mirror_margin"] > th.patch_mirror_margin or head_margin > th.head_mirror_margin:
+            reasons.append("the image is mirrored (the print or the face is reversed)")
     return reasons

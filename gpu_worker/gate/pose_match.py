@@ -118,3 +118,30 @@ def similarity(a: Skeleton, b: Skeleton) -> float:
     """OKS of two target skeletons against each other (how alike two poses are), with `b`'s bbox as the area."""
     x0, y0, x1, y1 = b.bbox()
     return oks(a, b, max((x1 - x0) * (y1 - y0) * 0.6, 1.0))
+
+
+# each end joint with the two bones that lead to it: its error is measured against that limb's length
+LIMB_ENDS: dict[int, tuple[str, int, int]] = {
+    L_WRIST: ("left hand", L_SHOULDER, L_ELBOW),
+    R_WRIST: ("right hand", R_SHOULDER, R_ELBOW),
+    L_ANKLE: ("left foot", L_HIP, L_KNEE),
+    R_ANKLE: ("right foot", R_HIP, R_KNEE),
+}
+
+
+def limb_end_errors(detected: Skeleton, target: Skeleton) -> dict[str, float]:
+    """Per hand and foot: distance from the target, as a share of the target limb's length (root → mid → end).
+
+    PCK measures against the whole figure's size, which lets a short-armed mascot's hand sit on its belly for
+    "hands on hips"; against the arm's own length it cannot.
+    """
+    dp, dv = detected.points, detected.visible()
+    tp, tv = target.points, target.visible()
+    out: dict[str, float] = {}
+    for end, (name, root, mid) in LIMB_ENDS.items():
+        if not (tv[end] and tv[root] and tv[mid] and dv[end]):
+            continue
+        length = float(np.hypot(*(tp[mid] - tp[root])) + np.hypot(*(tp[end] - tp[mid])))
+        if length > 1.0:
+            out[name] = float(np.hypot(*(dp[end] - tp[end]))) / length
+    return out

@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from gpu_worker.gate import damage
-from gpu_worker.gate.judge import Verdict, judge
+from gpu_worker.gate.judge import BackendReport, Verdict, judge
 from gpu_worker.gate.pose_match import similarity
 from gpu_worker.gate.targets import rivals, set_targets
 from gpu_worker.gate.thresholds import WARP
@@ -34,6 +34,7 @@ class Labelled:
     publishable: bool
     defect: str | None
     origin: str
+    report: BackendReport | None = None
 
     @property
     def figure(self) -> str:
@@ -55,6 +56,7 @@ def load_labels(path: Path) -> list[Labelled]:
                 publishable=bool(x["publishable"]),
                 defect=x.get("defect"),
                 origin=x.get("origin", ""),
+                report=BackendReport(**x["report"]) if x.get("report") else None,
             )
         )
     return items
@@ -95,7 +97,7 @@ class Judge:
         if sk is None:
             return Verdict(passed=False, reasons=["no person found in the source photo"])
         return judge(out, photo, targets[item.pose_id], source_skeleton=sk, others=rivals(targets, item.pose_id),
-                     backend=item.backend)  # fmt: skip
+                     backend=item.backend, report=item.report if image is None else None)  # fmt: skip
 
     def target(self, item: Labelled, size: int) -> Skeleton | None:
         photo, sk, targets = self.source(item, size)

@@ -20,6 +20,7 @@ class Thresholds:
     min_oks: float = 0.55
     min_pck: float = 0.70
     max_missing_limb_joints: int = 0
+    max_limb_end_error: float = 0.30  # hand or foot distance from the target, share of that limb's length
     right_pose_margin: float = 0.03  # own OKS minus the best other pose's OKS
     distinct_pose: float = 0.85  # poses of a set more alike than this (target vs target OKS) are not told apart
     swap_margin: float = 0.10
@@ -32,18 +33,20 @@ class Thresholds:
     max_area_change: float = 0.30  # |figure area ratio − 1|
     max_new_pieces: float = 0.02  # detached pieces' area, share of the figure, beyond the source's
     min_bone_coverage: float = 0.60  # per bone, where the source's bone was covered
+    solid_torso: float = 0.8  # the torso check applies where the source's torso is this solidly non-backdrop
     max_torso_loss: float = 0.15  # torso coverage lost
     garment_span: float = 0.85  # source coverage between the legs from which a garment spans both legs
-    max_garment_loss: float = 0.20  # ... and how much of it the output may lose
+    max_garment_loss: float = 0.10  # ... and how much of it the output may lose
     # appearance
     max_colour_distance: float = 6.0
     max_hue_shift: float = 6.0
     min_torso_match: float = 0.10
-    patch_mirror_margin: float = 0.15
+    patch_mirror_margin: float = 0.10
+    head_mirror_margin: float = 0.05
     min_head_match: float = 0.30
     # what a backend reports about itself (may only add reasons to fail)
     max_foldover: float = 0.005
-    max_uncovered: float = 0.12
+    max_uncovered: float = 0.015
 
 
 WARP = Thresholds()

@@ -26,8 +26,10 @@ def background_plate(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
     filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
     big = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    # keep the real backdrop wherever it was visible; the estimate only inside the (feathered) hole
-    soft = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 2.0)[..., None]
+    # keep the real backdrop wherever it was visible; the estimate inside the hole, feathered *outwards* only: a
+    # feather reaching into the hole mixed the figure's own outline back into the plate, a faint ghost of the old
+    # head or hat on the backdrop once the figure had moved
+    soft = np.maximum(hole.astype(np.float32), cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 2.0))[..., None]
     return rgb.astype(np.float32) * (1.0 - soft) + big * soft
 
 

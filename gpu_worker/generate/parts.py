@@ -15,13 +15,14 @@ target pose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from gpu_worker.generate.garment import Garment, find_garment
 from gpu_worker.pose.skeleton import (
     L_ANKLE,
     L_EAR,
@@ -48,6 +49,8 @@ from gpu_worker.pose.skeleton import (
 WORK_SIZE = 480
 
 TORSO = "torso"
+# Normalised distance (× the part's half-width) beyond which a figure pixel belongs to no body part.
+FAR_COST = 2.5
 # How much thicker (× radius) a limb is at its body end than in its middle.
 TAPER = {"upper_arm": 0.5, "thigh": 0.3}
 
@@ -82,6 +85,10 @@ PARTS: tuple[PartSpec, ...] = (
     PartSpec("r_foot", "r_ankle", "r_toe", "r_shin", 0.14),
 )
 PART_BY_NAME: dict[str, PartSpec] = {p.name: p for p in PARTS}
+# A garment spanning both legs: not a bone, one smooth piece driven by both legs and the hips (see garment.py).
+GARMENT_SPEC = PartSpec("garment", "mid_hip", "mid_hip", TORSO, 0.55)
+LEG_PARTS = frozenset({"l_thigh", "l_shin", "r_thigh", "r_shin"})
+LEG_KEYS = ("l_hip", "l_knee", "l_ankle", "r_hip", "r_knee", "r_ankle")
 ARM_PARTS = frozenset(p.name for p in PARTS if "arm" in p.name or "hand" in p.name)
 
 
@@ -130,6 +137,7 @@ class Part:
     rgba: np.ndarray  # (h, w, 4) float32: the crop's colours premultiplied by `alpha`, and `alpha`
     footprint: np.ndarray  # (h, w) float32 0..1 in the crop `box`
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the crops in the source frame
+    hull: np.ndarray | None = None  # convex hull of the opaque pixels, source frame (filled in on first use)
 
 
 @dataclass
@@ -143,7 +151,15 @@ class Rig:
     key_points: dict[str, np.ndarray | None]
     parts: dict[str, Part]
     shoulder_width: float
+    # A garment spanning both legs (dress, skirt, coat), deformed as one smooth piece; None when there is none.
+    garment: Part | None = None
+    garment_hem: float = 0.0  # how far down the legs it reaches (hip → ankle fraction; ≥ 0.8 is floor length)
+    # Share of the figure mask far outside every part (FAR_COST): big objects attached to the figure, not a body.
+    foreign_share: float = 0.0
+    # How far (× the hand's length) something held sticks out of each hand ("l"/"r"): a wand, a club, a tool.
+    held_prop_reach: dict[str, float] = field(default_factory=dict)
     background: np.ndarray | None = None  # (H, W, 3) float32: the photo with the figure removed (set by the backend)
+    background_u8: np.ndarray | None = None  # the same, rounded to the output's uint8
 
     @property
     def size(self) -> tuple[int, int]:
@@ -218,10 +234,8 @@ def backdrop_coloured_shoes(
     out = np.zeros((h, w), bool)
     p, v = sk.points, sk.visible()
     down = _down_direction(sk)
-    lum = rgb.astype(np.float32).mean(axis=2)
-    shadow = floor_shadow_grey(rgb, bg)
-    outline = (lum < 0.45 * float(np.mean(bg))) & ~shadow
     grow = max(1, int(round(0.12 * shoulder_width)))
+    envelopes = []
     for ankle, heel, toe in ((27, 29, 31), (28, 30, 32)):
         if not (v[ankle] and v[heel] and v[toe]):
             continue
@@ -236,6 +250,18 @@ def backdrop_coloured_shoes(
         hull = cv2.convexHull(np.round(np.array([a, hl, t, hl + sole, t + sole])).astype(np.int32))
         cv2.fillConvexPoly(env, hull, 1)
         env = cv2.dilate(env, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+        envelopes.append(env)
+    if not envelopes:
+        return out
+    # the shadow and outline colours only where a shoe can be (the whole frame costs a tenth of a second at 1 MP)
+    ys, xs = np.nonzero(np.logical_or.reduce(envelopes))
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    lum = rgb[box].astype(np.float32).mean(axis=2)
+    shadow = np.zeros((h, w), bool)
+    shadow[box] = floor_shadow_grey(rgb[box], bg)
+    outline = np.zeros((h, w), bool)
+    outline[box] = (lum < 0.45 * float(np.mean(bg))) & ~shadow[box]
+    for env in envelopes:
         ys, xs = np.nonzero(env & (figure | outline))
         if len(xs) < 3:
             continue
@@ -298,7 +324,7 @@ def _fill_holes(m: np.ndarray, detector: np.ndarray | None, shoulder_width: floa
 
     A backdrop-coloured region enclosed by the figure is either the person (a white shirt, a highlight) or the
     backdrop seen through a loop (the gap between a hand on the hip and the waist). The detector's mask tells them
-    apart; without it only small holes are filled.
+    apart; without it (a hand-placed skeleton on line art) every hole is filled.
     """
     h, w = m.shape
     pad = np.pad((~m).astype(np.uint8), 1, constant_values=1)  # a frame of background around the picture
@@ -313,6 +339,11 @@ def _fill_holes(m: np.ndarray, detector: np.ndarray | None, shoulder_width: floa
     if detector is not None:
         sums = np.bincount(lab.ravel(), weights=detector.ravel(), minlength=n)
         keep = sums / np.maximum(stats[:, cv2.CC_STAT_AREA], 1) > 0.5
+    else:
+        # no detector mask (a skeleton placed by hand, typically on line art the detector cannot see): the white
+        # inside a drawn dress is the dress. Every enclosed region is the figure; backdrop seen through an arm
+        # loop then travels with the body, which on a plain backdrop is the backdrop's own colour.
+        keep[:] = True
     keep |= stats[:, cv2.CC_STAT_AREA] < small
     keep[0] = False
     return m | keep[lab]
@@ -359,6 +390,8 @@ def _segment_distance(
     xx: np.ndarray, yy: np.ndarray, a: np.ndarray, b: np.ndarray, *, with_t: bool = False
 ) -> Any:
     """Distance of every grid point to the segment a–b (and, with `with_t`, the clamped position along it, 0..1)."""
+    # float32 end points: float64 ones would promote every full-grid temporary to float64 (twice the memory traffic)
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     d = b - a
     ll = float(d @ d)
     if ll < 1e-9:
@@ -367,6 +400,27 @@ def _segment_distance(
     t = np.clip(((xx - a[0]) * d[0] + (yy - a[1]) * d[1]) / ll, 0.0, 1.0)
     dist = np.hypot(xx - (a[0] + t * d[0]), yy - (a[1] + t * d[1]))
     return (dist, t) if with_t else dist
+
+
+def _held_prop_reach(
+    label: np.ndarray, far: np.ndarray, names: list[str], bones: dict[str, tuple[np.ndarray, np.ndarray, float]]
+) -> dict[str, float]:
+    """Per hand, how far (× the hand's length, from the wrist) the figure pixels far outside every part that its arm
+    carries reach: a held wand or club sticks out well past the fingers."""
+    out: dict[str, float] = {}
+    for side in ("l", "r"):
+        hand = f"{side}_hand"
+        if hand not in bones:
+            continue
+        arm = [names.index(n) for n in (f"{side}_forearm", hand) if n in names]
+        ys, xs = np.nonzero(far & np.isin(label, arm))
+        if len(xs) == 0:
+            out[side] = 0.0
+            continue
+        wrist, tip, _ = bones[hand]
+        length = max(float(np.linalg.norm(tip - wrist)), 1.0)
+        out[side] = float(np.max(np.hypot(xs - wrist[0], ys - wrist[1]))) / length
+    return out
 
 
 def _reattach_orphans(label: np.ndarray, cost: np.ndarray, n_parts: int) -> np.ndarray:
@@ -426,18 +480,37 @@ def _claim_hand_colour(
         yy, xx = np.mgrid[0 : label.shape[0], 0 : label.shape[1]].astype(np.float32)
         near = (_segment_distance(xx, yy, a, b) <= reach) & (label >= 0) & (label != hk)
         other_arm = {names.index(n) for n in names if n.startswith("lr"[side == "l"] + "_") and n in ARM_PARTS}
-        near &= ~np.isin(label, list(excluded | other_arm))
+        # nor its own forearm: skin of the forearm taken by the hand would bend with the wrist
+        own_forearm = {names.index(n) for n in names if n == f"{side}_forearm"}
+        near &= ~np.isin(label, list(excluded | other_arm | own_forearm))
         if not near.any():
             continue
         to_hand = np.linalg.norm(rgb - hand_col, axis=2)
         to_own = np.full(label.shape, np.inf, np.float32)
+        # the same in chromaticity: the shaded side of a drawn hand is far darker than its median but of the same
+        # hue; it counts as the hand's colour while no darker than 0.6 × the hand (dark tights have a skin hue)
+        chroma = rgb / (rgb.sum(axis=2, keepdims=True) + 1.0) * 300.0
+        hand_chroma = hand_col / (hand_col.sum() + 1.0) * 300.0
+        hue_to_hand = np.linalg.norm(chroma - hand_chroma, axis=2)
+        hue_to_own = np.full(label.shape, np.inf, np.float32)
+        bright = rgb.mean(axis=2) >= 0.6 * float(hand_col.mean())
+        # and as colourful as skin: the pale anti-aliased rim of any part against a white backdrop has a skin-like
+        # hue too, but washed out towards grey
+        bright &= np.linalg.norm(chroma - 100.0, axis=2) > 0.6 * float(np.linalg.norm(hand_chroma - 100.0))
         for k in np.unique(label[near]):
             own_px = (label == k) & (cost[k] <= 1.0)
             if own_px.sum() < 5:
                 continue
-            to_own = np.where(near & (label == k), np.linalg.norm(rgb - np.median(rgb[own_px], axis=0), axis=2), to_own)
+            own_col = np.median(rgb[own_px], axis=0)
+            here = near & (label == k)
+            to_own = np.where(here, np.linalg.norm(rgb - own_col, axis=2), to_own)
+            own_chroma = own_col / (own_col.sum() + 1.0) * 300.0
+            hue_to_own = np.where(here, np.linalg.norm(chroma - own_chroma, axis=2), hue_to_own)
         claim = near & (to_hand < 45.0) & (to_hand < 0.5 * to_own)
-        n, comp = cv2.connectedComponents((claim | core).astype(np.uint8), connectivity=8)
+        claim |= near & bright & (hue_to_hand < 25.0) & (hue_to_hand < 0.4 * hue_to_own)
+        # attached to the hand across the drawn outlines between the fingers (a 2-px bridge at work resolution)
+        bridged = cv2.dilate((claim | core).astype(np.uint8), np.ones((5, 5), np.uint8))
+        n, comp = cv2.connectedComponents(bridged, connectivity=8)
         attached = np.zeros(n, bool)
         attached[np.unique(comp[core])] = True
         attached[0] = False
@@ -532,6 +605,13 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
                     float(np.linalg.norm(bone)), 1e-6
                 )
                 d = d + 2.0 * behind
+            if name.endswith(("upper_arm", "thigh")) and any(PART_BY_NAME[n].parent == name for n in names):
+                # and what lies past the elbow or knee is the forearm's or the shin's: the outline of a bent knee,
+                # given to the thigh, swings away from the shin and leaves a wedge of backdrop inside the leg
+                bone = b - a
+                length = max(float(np.linalg.norm(bone)), 1e-6)
+                past = np.maximum(0.0, ((xx - a[0]) * bone[0] + (yy - a[1]) * bone[1]) / length - length)
+                d = d + 2.0 * past
             cost[k] = d / (r * taper)
     arm_idx = [k for k, n in enumerate(names) if n in ARM_PARTS]
     label = np.argmin(cost, axis=0)
@@ -541,9 +621,18 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         in_arm = arm_cost <= 1.0
         label = np.where(in_arm, np.array(arm_idx)[arm_best], label)
     label = np.where(fig, label, -1)
+    # what lies far outside every part's width is not the body: a prop, an anvil in front of the legs, a plinth
+    far_from_body = fig & (cost.min(axis=0) > FAR_COST)
     label = _reattach_orphans(label, cost, len(names))
+    prop_reach = _held_prop_reach(label, far_from_body, names, bones)
     rgb_small = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA) if f < 1 else rgb
     label = _claim_hand_colour(label, cost, names, bones, rgb_small.astype(np.float32))
+
+    # a dress, skirt or coat spanning both legs is one garment piece, not two trouser legs (see garment.py)
+    garment_zone, garment = _garment_zone(label, names, bones, fig, rgb_small, kp, f, xx, yy)
+    label_legs = label
+    if garment_zone is not None:
+        label = np.where(garment_zone, len(names), label)
 
     # pixels an arm hides in the source: arm pixels with body on both sides (a hand on the belt, a forearm across
     # the belly). Closing the rest of the body with a disc about as wide as the arm finds them; they belong to the
@@ -565,10 +654,13 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
 
     # 4. per-part alpha (own pixels + joint caps) and footprint, upsampled to full resolution
     parts: dict[str, Part] = {}
+    crops = _Crops(rgb, mask, f, (ww, wh))
     for k, name in enumerate(names):
         spec = PART_BY_NAME[name]
         a, b, r = bones[name]
         own = label == k
+        if garment_zone is not None and name in LEG_PARTS and not (label_legs == k).any():
+            continue  # all of this leg is under the garment: the garment carries it
         member = own.copy()
         related = own.copy()
         # joint caps: a disc around each joint shared with the parent / a child, limited to the two parts' pixels
@@ -587,28 +679,22 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
             hidden = np.zeros_like(fig)  # hair behind a raised arm is rare; an arm across the face is not hidden head
         else:
             hidden = (_segment_distance(xx, yy, a, b) <= 0.9 * r) & fig
+        if garment_zone is not None and garment is not None:
+            # the garment is drawn over the legs, so they keep only a band of what it covers, just above the hem:
+            # where the garment narrows in the new pose, the tops of the legs show under it instead of backdrop
+            own_leg = (label_legs == k) & garment.above_hem(xx, yy, 1.5 * r)
+            member = (member & ~garment_zone) | own_leg
         foot = member | hidden | (hidden_owner == k)
-        if not foot.any():
-            continue
-        ys, xs = np.nonzero(foot)
-        pad = 3
-        x0s, x1s = max(0, xs.min() - pad), min(ww, xs.max() + 1 + pad)
-        y0s, y1s = max(0, ys.min() - pad), min(wh, ys.max() + 1 + pad)
-        x0, y0 = int(np.floor(x0s / f)), int(np.floor(y0s / f))
-        x1, y1 = min(w, int(np.ceil(x1s / f))), min(h, int(np.ceil(y1s / f)))
-        crop_mask = mask[y0:y1, x0:x1]
-        alpha = _upsample(member[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
-        footprint = _upsample(foot[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
-        parts[name] = Part(
-            spec=spec,
-            start=kp[spec.start] if spec.name != TORSO else kp["neck"],
-            end=kp[spec.end] if spec.name != TORSO else kp["mid_hip"],
-            radius=r / f,
-            alpha=alpha.astype(np.float32),
-            rgba=np.dstack([rgb[y0:y1, x0:x1].astype(np.float32) * alpha[..., None], alpha]).astype(np.float32),
-            footprint=np.maximum(footprint, alpha).astype(np.float32),
-            box=(x0, y0, x1, y1),
-        )
+        if garment_zone is not None and name in LEG_PARTS:
+            foot &= ~garment_zone | member
+        part = crops.part(spec, member, foot, r / f, kp)
+        if part is not None:
+            parts[name] = part
+    garment_part = None
+    if garment_zone is not None and garment is not None:
+        leg_idx = [k for k, n in enumerate(names) if n in LEG_PARTS]
+        under = garment.covers(xx, yy) & np.isin(hidden_owner, leg_idx)  # a hand resting on the skirt hides skirt
+        garment_part = crops.part(GARMENT_SPEC, garment_zone, garment_zone | under, bones[TORSO][2] / f, kp)
     return Rig(
         image=rgb.astype(np.float32),
         image_u8=np.ascontiguousarray(rgb, dtype=np.uint8),
@@ -617,6 +703,10 @@ def build_rig(photo: Image.Image | np.ndarray, sk: Skeleton) -> Rig:
         key_points=kp,
         parts=parts,
         shoulder_width=sw,
+        garment=garment_part,
+        foreign_share=float(far_from_body.sum()) / max(1, int(fig.sum())),
+        held_prop_reach=prop_reach,
+        garment_hem=garment.hem if garment is not None and garment_part is not None else 0.0,
     )
 
 
@@ -672,6 +762,65 @@ def _joints_of(
         if child.parent == name:
             out.append((other, bones[other][0], _cap_radius(other, bones)))
     return out
+
+
+class _Crops:
+    """Turns work-resolution member / footprint masks into a full-resolution `Part` (crop, alpha, colours)."""
+
+    def __init__(self, rgb: np.ndarray, mask: np.ndarray, f: float, work_size: tuple[int, int]) -> None:
+        self.rgb, self.mask, self.f, self.work_size = rgb, mask, f, work_size
+
+    def part(
+        self, spec: PartSpec, member: np.ndarray, foot: np.ndarray, radius: float, kp: dict[str, np.ndarray | None]
+    ) -> Part | None:
+        if not foot.any():
+            return None
+        f, (ww, wh) = self.f, self.work_size
+        h, w = self.mask.shape
+        ys, xs = np.nonzero(foot)
+        pad = 3
+        x0s, x1s = max(0, xs.min() - pad), min(ww, xs.max() + 1 + pad)
+        y0s, y1s = max(0, ys.min() - pad), min(wh, ys.max() + 1 + pad)
+        x0, y0 = int(np.floor(x0s / f)), int(np.floor(y0s / f))
+        x1, y1 = min(w, int(np.ceil(x1s / f))), min(h, int(np.ceil(y1s / f)))
+        crop_mask = self.mask[y0:y1, x0:x1]
+        alpha = _upsample(member[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
+        footprint = _upsample(foot[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
+        body = spec.name in (TORSO, GARMENT_SPEC.name)
+        return Part(
+            spec=spec,
+            start=kp["neck"] if body else kp[spec.start],
+            end=kp["mid_hip"] if body else kp[spec.end],
+            radius=radius,
+            alpha=alpha.astype(np.float32),
+            rgba=np.dstack([self.rgb[y0:y1, x0:x1].astype(np.float32) * alpha[..., None], alpha]).astype(np.float32),
+            footprint=np.maximum(footprint, alpha).astype(np.float32),
+            box=(x0, y0, x1, y1),
+        )
+
+
+def _garment_zone(
+    label: np.ndarray,
+    names: list[str],
+    bones: dict[str, tuple[np.ndarray, np.ndarray, float]],
+    fig: np.ndarray,
+    rgb: np.ndarray,
+    kp: dict[str, np.ndarray | None],
+    f: float,
+    xx: np.ndarray,
+    yy: np.ndarray,
+) -> tuple[np.ndarray | None, Garment | None]:
+    """(work-frame bool mask of the leg pixels a garment spanning both legs covers, the garment), or (None, None)."""
+    legs = {n: (kp[n] * f if kp.get(n) is not None else None) for n in LEG_KEYS}
+    radii = [bones[n][2] for n in ("l_thigh", "r_thigh") if n in bones]
+    if len(radii) < 2:
+        return None, None
+    garment = find_garment(fig, rgb, legs, float(np.mean(radii)))
+    if garment is None:
+        return None, None
+    leg_idx = [k for k, n in enumerate(names) if n in LEG_PARTS or (garment.floor_length and n.endswith("_foot"))]
+    zone = np.isin(label, leg_idx) & garment.covers(xx, yy)
+    return (zone if zone.any() else None), garment
 
 
 def _upsample(

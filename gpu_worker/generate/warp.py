@@ -30,8 +30,21 @@ import numpy as np
 from PIL import Image
 
 from gpu_worker.generate.base import ProgressCallback, Rendered
+from gpu_worker.generate.capability import pose_refusal
+from gpu_worker.generate.framing import Framing, fit_frame, skeleton_scale, source_margins
 from gpu_worker.generate.inpaint import background_plate, fill_holes
-from gpu_worker.generate.parts import PART_BY_NAME, PARTS, TORSO, Part, Rig, build_rig, key_points
+from gpu_worker.generate.parts import (
+    GARMENT_SPEC,
+    LEG_PARTS,
+    PART_BY_NAME,
+    PARTS,
+    TORSO,
+    Part,
+    Rig,
+    build_rig,
+    key_points,
+)
+from gpu_worker.generate.smooth_deform import rigid_mls_backward
 from gpu_worker.pose.skeleton import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, Skeleton
 
 if TYPE_CHECKING:
@@ -49,6 +62,7 @@ BLEND_RADIUS = 1.6
 NECK_FRACTION = 0.35
 # Parts whose rigid pixels are reported in `exact_mask` (the garment and the face; limbs bend at the joints).
 EXACT_PARTS = frozenset({TORSO, "head"})
+GARMENT = GARMENT_SPEC.name
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,21 @@ class WarpBackend:
         backends = tuple(getattr(pose, "backends", ()) or ())
         return not backends or self.name in backends
 
+    def __init__(self) -> None:
+        # the rig of the last photo: `refusal` builds it for the poses, `render` reuses it for the same photo
+        self._rig: tuple[tuple[int, int], Rig] | None = None
+
+    def _rig_for(self, photo: Image.Image, source: Skeleton) -> Rig:
+        key = (id(photo), id(source))
+        if self._rig is None or self._rig[0] != key:
+            self._rig = (key, prepare(photo, source))
+        return self._rig[1]
+
+    def refusal(self, photo: Image.Image, source: Skeleton, pose: Pose, target: Skeleton) -> str | None:
+        """Why this figure cannot be warped into `target` (a side view, overlapping legs, a long dress asked to
+        stride), or None."""
+        return pose_refusal(self._rig_for(photo, source), target)
+
     def render(
         self,
         photo: Image.Image,
@@ -80,7 +109,8 @@ class WarpBackend:
         poses: Sequence[Pose] | None = None,
     ) -> list[Rendered]:
         # seed and poses: the warp is deterministic and needs only the target skeletons
-        rig = prepare(photo, source)
+        rig = self._rig_for(photo, source)
+        self._rig = None  # one photo's rig is not kept past its render (memory)
         out = []
         for k, target in enumerate(targets):
             out.append(warp(rig, target))
@@ -93,6 +123,7 @@ def prepare(photo: Image.Image | np.ndarray, source: Skeleton) -> Rig:
     """The per-photo work: the rig and the backdrop plate."""
     rig = build_rig(photo, source)
     rig.background = background_plate(rig.image, rig.mask)
+    rig.background_u8 = np.clip(np.rint(rig.background), 0, 255).astype(np.uint8)
     return rig
 
 
@@ -154,7 +185,7 @@ def part_motions(rig: Rig, target: Skeleton) -> dict[str, PartMotion]:
         turn[TORSO] = angle
 
     for spec in PARTS[1:]:
-        if spec.name not in rig.parts:
+        if spec.name not in rig.parts and not (rig.garment is not None and spec.name in LEG_PARTS):
             continue
         parent = spec.parent or TORSO
         if parent not in motions:
@@ -218,10 +249,12 @@ def depth_order(rig: Rig, target: Skeleton, motions: dict[str, PartMotion]) -> l
     order: list[str] = []
     for s in legs:
         order += [f"{s}_thigh", f"{s}_shin", f"{s}_foot"]
+    if rig.garment is not None:
+        order.append(GARMENT)  # over the legs (they come out under its hem), under the torso and the arms
     order += [TORSO, "head"]
     for s in arms:
         order += [f"{s}_upper_arm", f"{s}_forearm", f"{s}_hand"]
-    return [n for n in order if n in motions and n in rig.parts]
+    return [n for n in order if (n in motions and n in rig.parts) or n == GARMENT]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -261,10 +294,10 @@ def _blend_cap(m_own: np.ndarray, m_other: np.ndarray) -> float:
     return best
 
 
-def _neighbours(name: str, motions: dict[str, PartMotion]) -> list[str]:
+def _neighbours(rig: Rig, name: str, motions: dict[str, PartMotion]) -> list[str]:
     spec = PART_BY_NAME[name]
-    out = [spec.parent] if spec.parent in motions else []
-    out += [p.name for p in PARTS if p.parent == name and p.name in motions]
+    out = [spec.parent] if spec.parent in motions and spec.parent in rig.parts else []
+    out += [p.name for p in PARTS if p.parent == name and p.name in motions and p.name in rig.parts]
     return out
 
 
@@ -293,7 +326,29 @@ class _Canvas:
 def warp(rig: Rig, target: Skeleton) -> Rendered:
     """Re-pose the rig's figure into `target`. Output at the rig's (source) resolution."""
     w, h = rig.size
+    if (target.width, target.height) != (w, h):
+        target = target.scaled_to(w, h)
+    # the frame. Retargeting may have scaled the skeleton down to keep its joints in the frame; parts cannot follow
+    # that bone by bone (a head does not shrink, limbs only stretch so far), so the pose is drawn at the subject's
+    # size and the whole figure is scaled as one. Then, what still sticks out (hair, hands, a skirt: joints are
+    # not the outline) is moved in, or shrunk in.
+    framing, target = _unscaled(rig, target)
     motions = part_motions(rig, target)
+    extent = moved_extent(rig, motions)
+    corners = framing.apply(np.array([[extent[0], extent[1]], [extent[2], extent[3]]]))
+    framing = framing.then(
+        fit_frame((*corners[0], *corners[1]), (w, h), source_margins(rig.mask), framing.apply(_anchor(target)))
+    )
+    if not framing.identity and framing.scale == 1.0:
+        # a move only: by whole pixels, so rigid parts (prints, the face) stay pixel-exact
+        framing = Framing(shift=(float(round(framing.shift[0])), float(round(framing.shift[1]))))
+        motions = {n: PartMotion(framing.compose(m.forward), m.rigid, m.integer_shift) for n, m in motions.items()}
+        target = target.with_points(framing.apply(target.points))
+    elif not framing.identity:
+        motions = {
+            n: PartMotion(framing.compose(m.forward), rigid=False, integer_shift=False) for n, m in motions.items()
+        }
+        target = target.with_points(framing.apply(target.points))
     order = depth_order(rig, target, motions)
     inv = {n: _inverse(m.forward) for n, m in motions.items()}
     cv = _Canvas(
@@ -306,13 +361,20 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         map_y=np.zeros((h, w), np.float32),
         blended=np.zeros((h, w), bool),
     )
-    boxes = [b for k, name in enumerate(order) if (b := _draw_part(rig, name, k, motions, inv, cv)) is not None]
+    boxes = [
+        b
+        for k, name in enumerate(order)
+        if (
+            b := _draw_garment(rig, k, motions, cv) if name == GARMENT else _draw_part(rig, name, k, motions, inv, cv)
+        )
+        is not None
+    ]
     plate = rig.background if rig.background is not None else rig.image
-    out = plate.copy()
+    plate_u8 = rig.background_u8 if rig.background_u8 is not None else rig.image_u8
     exact = np.zeros((h, w), bool)
     figure_mask = np.zeros((h, w), bool)
     if not boxes:
-        return Rendered(image=Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8)), exact_mask=exact)
+        return Rendered(image=Image.fromarray(plate_u8.copy()), exact_mask=exact)
 
     # 5. fill, inside the box the parts landed in: backdrop outside the figure, inpainting for holes inside it.
     # Colours are un-premultiplied by the accumulated alpha *inside the footprint*, so that the soft seam between
@@ -323,13 +385,14 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
     a = cv.alpha[bb]
     cover = np.maximum(a, cv.footprint[bb])
     figure = cv.colour[bb] / np.maximum(a, 1e-3)[..., None]
-    out[bb] = plate[bb] * (1.0 - cover[..., None]) + figure * cover[..., None]
+    # only the box the figure landed in is computed in floats; the rest of the frame is the plate's own pixels
+    out = plate[bb] * (1.0 - cover[..., None]) + figure * cover[..., None]
     figure_mask[bb] = cover > 0.5
-    holes = np.zeros((h, w), bool)
-    holes[bb] = (cv.footprint[bb] > 0.5) & (a < 0.5)
-    remaining = _mirror_torso_fill(rig, inv, out, holes)
-    out = fill_holes(out, remaining, figure_mask)
-    image = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    holes = (cv.footprint[bb] > 0.5) & (a < 0.5)
+    remaining = _mirror_torso_fill(rig, inv, out, holes, (bx0, by0))
+    out = fill_holes(out, remaining, figure_mask[bb])
+    image = plate_u8.copy()
+    image[bb] = np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
     # rigid garment / face pixels; for a whole-pixel shift put them back bit for bit (no float round trip)
     top, top_alpha, blended = cv.top[bb], cv.top_alpha[bb], cv.blended[bb]
@@ -340,7 +403,7 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         ey, ex = np.nonzero(exact)
         xs = np.rint(cv.map_x[ey, ex]).astype(int)
         ys = np.rint(cv.map_y[ey, ex]).astype(int)
-        shifted = np.isin(cv.top[ey, ex], [k for k, n in enumerate(order) if motions[n].integer_shift])
+        shifted = np.isin(cv.top[ey, ex], [k for k, n in enumerate(order) if n in motions and motions[n].integer_shift])
         ok = shifted & (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
         image[ey[ok], ex[ok]] = rig.image_u8[ys[ok], xs[ok]]
 
@@ -352,17 +415,87 @@ def warp(rig: Rig, target: Skeleton) -> Rendered:
         exact_mask=exact,
         uncovered_fraction=uncovered,
         foldover_fraction=fold,
-        extras={"depth_order": order, "figure_mask": figure_mask, "source_figure_mask": rig.mask > 0.5},
+        extras={
+            "depth_order": order,
+            "figure_mask": figure_mask,
+            "source_figure_mask": rig.mask > 0.5,
+            # the target as drawn: moved / scaled to stay in the frame (the check compares with this one)
+            "target": target,
+            "framing": framing,
+        },
     )
 
 
-def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, holes: np.ndarray) -> np.ndarray:
+def _unscaled(rig: Rig, target: Skeleton) -> tuple[Framing, Skeleton]:
+    """(the uniform scale retargeting applied to fit the frame, as a Framing; the target at the subject's size)."""
+    s = skeleton_scale(rig.skeleton.points, rig.skeleton.visible(), target.points, target.visible())
+    if s == 1.0:
+        return Framing(), target
+    v = target.visible()
+    pivot = target.points[v].mean(axis=0)
+    unscaled = target.with_points(np.where(v[:, None], pivot + (target.points - pivot) / s, target.points))
+    sh = pivot * (1.0 - s)
+    return Framing(scale=s, shift=(float(sh[0]), float(sh[1]))), unscaled
+
+
+def _anchor(target: Skeleton) -> np.ndarray:
+    """The point a shrink keeps in place: between the feet (the figure stays on its floor), else the hips."""
+    v = target.visible()
+    for idx in ((27, 28), (23, 24)):
+        ok = [i for i in idx if v[i]]
+        if ok:
+            return target.points[ok].mean(axis=0)
+    x0, y0, x1, y1 = target.bbox()
+    return np.array([(x0 + x1) / 2.0, y1])
+
+
+def _outline(part: Part) -> np.ndarray | None:
+    """Convex hull (source pixels) of the part's opaque pixels, cached on the part."""
+    if part.hull is None:
+        ys, xs = np.nonzero(part.alpha > 0.5)
+        if len(xs) == 0:
+            return None
+        hull = cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32)).reshape(-1, 2)
+        part.hull = hull.astype(np.float64) + np.array(part.box[:2], np.float64)
+    return part.hull
+
+
+def moved_extent(rig: Rig, motions: dict[str, PartMotion]) -> tuple[float, float, float, float]:
+    """Bounding box (x0, y0, x1, y1) of the figure after `motions` (each part's opaque pixels' box, moved)."""
+    pts = []
+    for name, part in rig.parts.items():
+        if name not in motions:
+            continue
+        hull = _outline(part)
+        if hull is None:
+            continue
+        m = motions[name].forward
+        pts.append(hull @ m[:, :2].T + m[:, 2])
+    if rig.garment is not None and TORSO in motions:
+        tgt, src = garment_handles(rig, motions)
+        if len(src):
+            x0, y0, x1, y1 = rig.garment.box
+            corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+            reach = float(np.max(np.min(np.linalg.norm(corners[:, None] - src[None], axis=2), axis=1)))
+            # the garment's own pixels are well inside its box: half the reach is a fair bound
+            pts.append(np.vstack([tgt.min(axis=0) - 0.5 * reach, tgt.max(axis=0) + 0.5 * reach]))
+    if not pts:
+        w, h = rig.size
+        return 0.0, 0.0, float(w - 1), float(h - 1)
+    allp = np.vstack(pts)
+    return float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max())
+
+
+def _mirror_torso_fill(
+    rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, holes: np.ndarray, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """Fill holes on the torso from the mirror image of the torso; returns the holes left for inpainting.
 
     A hand moved off the belly uncovers garment the photo never showed. Garments are close to left–right symmetric,
     so the other side of the torso (reflected about the neck–hip axis, in the source) is a far better guess than
     inpainting, which smears the colours around the hole into it. A hole pixel is filled only when its mirror point
     is the torso's own, fully opaque pixel (not one an arm hides too). It is still counted as filled in.
+    `out` and `holes` are the crop of the frame whose top-left corner is `origin`.
     """
     torso = rig.parts.get(TORSO)
     neck, hip = rig.key_points.get("neck"), rig.key_points.get("mid_hip")
@@ -373,7 +506,8 @@ def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, ho
     if length < 1e-6:
         return holes
     u = axis / length
-    ys, xs = np.nonzero(holes)
+    ys0, xs0 = np.nonzero(holes)
+    ys, xs = ys0 + origin[1], xs0 + origin[0]
     b = inv[TORSO]
     sx = b[0, 0] * xs + b[0, 1] * ys + b[0, 2]
     sy = b[1, 0] * xs + b[1, 1] * ys + b[1, 2]
@@ -398,9 +532,9 @@ def _mirror_torso_fill(rig: Rig, inv: dict[str, np.ndarray], out: np.ndarray, ho
     w, h = rig.size
     px = np.clip(np.rint(mx[ok]).astype(int), 0, w - 1)
     py = np.clip(np.rint(my[ok]).astype(int), 0, h - 1)
-    out[ys[ok], xs[ok]] = rig.image[py, px]
+    out[ys0[ok], xs0[ok]] = rig.image[py, px]
     remaining = holes.copy()
-    remaining[ys[ok], xs[ok]] = False
+    remaining[ys0[ok], xs0[ok]] = False
     return remaining
 
 
@@ -428,7 +562,7 @@ def _draw_part(
     my = (b[1, 0] * gx)[None, :] + (b[1, 1] * gy + (b[1, 2] - y0))[:, None]
     skinned = np.zeros(mx.shape, bool)
     # linear-blend skinning near each joint with a neighbour (only the zone's own box is touched)
-    for other in _neighbours(name, motions):
+    for other in _neighbours(rig, name, motions):
         joint_s = _joint_between(rig, name, other)
         jx, jy = fwd[:, :2] @ joint_s + fwd[:, 2]
         if np.allclose(inv[name], inv[other], atol=1e-4):
@@ -453,6 +587,21 @@ def _draw_part(
         mx[zs] += wgt * (ox - mx[zs])
         my[zs] += wgt * (oy - my[zs])
         skinned[zs] |= wgt > 1e-4
+    return _composite(part, k, mx, my, skinned, (tx0, ty0, tx1, ty1), cv)
+
+
+def _composite(
+    part: Part,
+    k: int,
+    mx: np.ndarray,
+    my: np.ndarray,
+    skinned: np.ndarray,
+    box: tuple[int, int, int, int],
+    cv: _Canvas,
+) -> tuple[int, int, int, int]:
+    """Draw `part` over the canvas in `box` through its backward map (mx, my: crop coordinates)."""
+    tx0, ty0, tx1, ty1 = box
+    x0, y0 = part.box[0], part.box[1]
     warped = cv2.remap(part.rgba, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
     fp = cv2.remap(part.footprint, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     a = warped[..., 3]
@@ -472,6 +621,84 @@ def _draw_part(
     np.copyto(cv.map_y[sl], my + np.float32(y0), where=on_top)
     np.copyto(cv.blended[sl], skinned, where=on_top)
     return tx0, ty0, tx1, ty1
+
+
+def garment_handles(rig: Rig, motions: dict[str, PartMotion]) -> tuple[np.ndarray, np.ndarray]:
+    """(target points, source points) that drive the garment: along both legs, and the hips and waist on the torso.
+
+    The leg handles go where the leg parts go (the legs below the hem come out of the garment where they should);
+    the torso handles keep the waistband on the torso.
+    """
+    kp = rig.key_points
+    src: list[np.ndarray] = []
+    tgt: list[np.ndarray] = []
+
+    def fwd(name: str, p: np.ndarray) -> np.ndarray:
+        m = motions[name].forward
+        return m[:, :2] @ p + m[:, 2]
+
+    def add(name: str, p: np.ndarray) -> None:
+        src.append(p)
+        tgt.append(fwd(name, p))
+
+    # Pairs of points at the same fraction down both legs. A skirt has no left and right leg, only a left and a
+    # right side: the point on the source's image-left side drives the target's image-left side, so that legs the
+    # detector sees crossing (a 3/4 stride) do not fold the skirt over itself.
+    lh_s, rh_s = kp.get("l_hip"), kp.get("r_hip")
+    lh_t, rh_t = (fwd(TORSO, x) if x is not None else None for x in (lh_s, rh_s))
+    if lh_s is None or rh_s is None or lh_t is None or rh_t is None:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    across_s, across_t = lh_s - rh_s, lh_t - rh_t
+    for bone in ("thigh", "shin"):
+        ts = np.linspace(0.0, 1.0, 6)[1:] if bone == "shin" else np.linspace(0.0, 1.0, 6)
+        for t in ts:
+            pair = []
+            for side in ("l", "r"):
+                spec = PART_BY_NAME[f"{side}_{bone}"]
+                a, b = kp.get(spec.start), kp.get(spec.end)
+                if a is None or b is None or spec.name not in motions:
+                    break
+                pt = a + t * (b - a)
+                pair.append((pt, fwd(spec.name, pt)))
+            if len(pair) < 2:
+                continue
+            src_pair = sorted((pt for pt, _ in pair), key=lambda x: float(x @ across_s))
+            tgt_pair = sorted((pt for _, pt in pair), key=lambda x: float(x @ across_t))
+            src.extend(src_pair)
+            tgt.extend(tgt_pair)
+    lh, rh, neck = kp.get("l_hip"), kp.get("r_hip"), kp.get("neck")
+    if lh is not None and rh is not None:
+        for t in (-0.4, 0.0, 0.5, 1.0, 1.4):
+            add(TORSO, rh + t * (lh - rh))
+        if neck is not None:
+            mid = (lh + rh) / 2.0
+            for t in (0.3, 0.6):
+                add(TORSO, mid + t * (neck - mid))
+    return np.array(tgt), np.array(src)
+
+
+def _draw_garment(rig: Rig, k: int, motions: dict[str, PartMotion], cv: _Canvas) -> tuple[int, int, int, int] | None:
+    """Render the garment spanning both legs as one piece (rigid-MLS map from the leg and hip handles)."""
+    part = rig.garment
+    if part is None or TORSO not in motions:
+        return None
+    tgt, src = garment_handles(rig, motions)
+    if len(src) < 3:
+        return None
+    w, h = rig.size
+    x0, y0, x1, y1 = part.box
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    # every garment pixel lies within `reach` of a handle, and the map is locally rigid: so does its image
+    reach = float(np.max(np.min(np.linalg.norm(corners[:, None] - src[None], axis=2), axis=1))) + 4.0
+    tx0, ty0 = np.floor(tgt.min(axis=0) - reach).astype(int)
+    tx1, ty1 = np.ceil(tgt.max(axis=0) + reach).astype(int)
+    tx0, ty0, tx1, ty1 = max(0, int(tx0)), max(0, int(ty0)), min(w, int(tx1)), min(h, int(ty1))
+    if tx1 <= tx0 or ty1 <= ty0:
+        return None
+    mx, my = rigid_mls_backward(tgt, src, (tx0, ty0, tx1, ty1))
+    mx -= np.float32(x0)
+    my -= np.float32(y0)
+    return _composite(part, k, mx, my, np.zeros(mx.shape, bool), (tx0, ty0, tx1, ty1), cv)
 
 
 # --------------------------------------------------------------------------------------------------------------------

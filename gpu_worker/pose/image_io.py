@@ -2,12 +2,17 @@
 
 Every decode problem becomes a `BadImage` / `ImageTooLarge` (never a PIL traceback): the file is fully decoded
 here (`.load()`), so a truncated file fails now and not in the middle of generation.
+
+`to_rgb` is the one colour normaliser of every path that turns an upload into pixels: this loader (CLI, GPU
+worker) and the web side's re-encode of downloaded and uploaded photos (plugin/security/safe_fetch.py). This module
+imports only PIL, numpy and gpu_worker.errors, so the web app can use it without torch or mediapipe.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -16,6 +21,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from gpu_worker.errors import BadImage, ImageTooLarge
 
 MIN_SIDE = 64
+# A photo file larger than this is refused before it is read (the pixel cap needs the header only, but the whole
+# file is read first; a real photo at 60 megapixels is well under it).
+MAX_FILE_BYTES = 256 * 1024 * 1024
 ImageSource = str | os.PathLike[str] | bytes | Image.Image
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -61,7 +69,7 @@ def load_image(src: ImageSource, *, max_size: int = 2048, max_pixels: int = 60_0
         ) from None
     # 4. colour: everything to 8-bit RGB, transparency composited on white
     try:
-        im = _to_rgb(im)
+        im = to_rgb(im)
     except (OSError, ValueError, TypeError) as exc:
         raise BadImage(
             f"the image's colour format ({im.mode}) cannot be read ({_one_line(exc)}); save it as RGB"
@@ -93,10 +101,17 @@ def _open(src: ImageSource) -> Image.Image:
                     raise BadImage("the image file is empty (0 bytes); upload the photo again")
                 return Image.open(io.BytesIO(data))
             path = os.fspath(src)
-            if os.path.isfile(path) and os.path.getsize(path) == 0:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):
+                # a device (/dev/zero never ends) or a FIFO (blocks until someone writes) is not a photo
+                raise BadImage(f"{path} is not a regular file; give an image file")
+            if info.st_size == 0:
                 raise BadImage("the image file is empty (0 bytes); upload the photo again")
+            if info.st_size > MAX_FILE_BYTES:
+                raise ImageTooLarge(f"the image file is {info.st_size / 2**20:.0f} MB, over the "
+                                    f"{MAX_FILE_BYTES // 2**20} MB limit; upload a smaller one")  # fmt: skip
             with open(path, "rb") as fh:
-                data = fh.read()
+                data = fh.read(MAX_FILE_BYTES + 1)
             return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"the image has too many pixels ({exc}); upload a smaller image") from None
@@ -110,7 +125,9 @@ def _open(src: ImageSource) -> Image.Image:
         ) from None
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any decoded image as 8-bit RGB: 16/32-bit grey scaled (not clipped) to 8 bits, transparency composited on
+    white, palettes and CMYK converted. Raises what PIL raises for a mode it cannot convert."""
     mode = im.mode
     if mode.startswith("I") or mode == "F":
         # 16/32-bit grey: PIL's convert("L") clips instead of scaling, so scale by hand.

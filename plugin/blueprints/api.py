@@ -7,51 +7,91 @@ Every route needs an App Bridge session token (`@require_session` sets `g.shop`)
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from plugin.blueprints import api_requests as req
+from plugin.errors import RefreshLockTimeout, ShopifyAuthError
 from plugin.extensions import db
 from plugin.models.bulk import BulkRun
 from plugin.models.job import Job
 from plugin.models.output import Decision, Output
 from plugin.models.product_source import ProductSource
+from plugin.security.body_limits import limit_for, too_large
 from plugin.security.tenancy import get_for_shop_or_404
 from plugin.services import bulk, jobs, on_demand, overview, pose_sets, review, settings, shop_data, shopify_reads
 from plugin.services.errors import Conflict, InvalidRequest, JobLayerError, NotFound
 from plugin.services.products import pick_source
-from plugin.shopify.auth import require_session
+from plugin.shopify.auth import RETRY_HEADER, require_session
+from plugin.shopify.errors import ShopifyError
 from plugin.storage import KeyMissing, get_storage
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-MAX_REFERENCE_PHOTO_BYTES = 15 * 1024 * 1024
+
+ID = f"int(min=1, max={req.MAX_ID})"  # path ids: a larger number is no row of ours (404), not a database error
 
 
-def error(code: str, message: str, status: int) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message}}), status
+def error(code: str, message: str, status: int, fields: list[dict[str, str]] | None = None) -> tuple[Response, int]:
+    payload: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        payload["fields"] = fields
+    return jsonify({"error": payload}), status
 
 
 @bp.errorhandler(JobLayerError)
 def _job_layer_error(exc: JobLayerError) -> tuple[Response, int]:
     db.session.rollback()
-    return error(exc.code, exc.message, exc.status)
+    return error(exc.code, exc.message, exc.status, exc.fields)
+
+
+@bp.errorhandler(ShopifyAuthError)
+def _token_unusable(exc: ShopifyAuthError) -> tuple[Response, int] | Response:
+    """The shop's stored token pair is gone or refused (cleared after an Admin API 401 or a refused refresh): 401
+    with App Bridge's retry header, whose retry carries a fresh ID token that exchanges a new pair."""
+    db.session.rollback()
+    if isinstance(exc, RefreshLockTimeout):
+        response, status = error("busy", "the shop's access token is being refreshed; retry in a few seconds", 503)
+        response.headers["Retry-After"] = "5"
+        return response, status
+    response, status = error("shopify_token_rejected", "Shopify no longer accepts this shop's access token; "
+                             "reload Pose Studio from the Shopify admin", 401)  # fmt: skip
+    response.headers[RETRY_HEADER] = "1"
+    return response, status
+
+
+@bp.errorhandler(ShopifyError)
+def _shopify_error(exc: ShopifyError) -> tuple[Response, int]:
+    # what reaches here is Shopify failing (down, throttling past our retries, a schema change): 502 in the API's
+    # error shape, so the page says so instead of showing an HTML 500
+    db.session.rollback()
+    log.warning("Admin API call of %s failed: %s", g.get("shop_domain"), exc)
+    return error("shopify_error", "Shopify did not answer as expected; try again in a minute", 502)
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted(exc: HTTPException) -> Any:
+    """A URL under /api/ that matches no route (or not with this method; an id out of range matches none) gets the
+    API's JSON error too; other paths keep Flask's page."""
+    if request.path.startswith("/api/"):
+        return _http_error(exc)
+    return exc
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     status = exc.code or 500
+    if status == 413:  # a chunked body that ran past its limit while being read
+        return too_large(limit_for(request)), 413
     messages = {404: "not found in this shop; check the id", 405: "method not allowed on this route",
                 400: "the request could not be read; send JSON", 413: "the upload is too large"}  # fmt: skip
     return error(exc.name.lower().replace(" ", "_"), messages.get(status, exc.description or exc.name), status)
-
-
-def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidRequest("send a JSON object body with Content-Type: application/json")
-    return data
 
 
 # Stored images by file extension (outputs follow the shop's output_format; sources are re-encoded PNG).
@@ -89,7 +129,9 @@ def _job_json(job: Job, *, with_outputs: bool = True) -> dict[str, Any]:
 
 def _product_gid(product_id: str) -> str:
     gid = product_id if product_id.startswith("gid://") else f"gid://shopify/Product/{product_id}"
-    if not gid.startswith("gid://shopify/Product/") or not gid.rsplit("/", 1)[1].isdigit():
+    number = gid.rsplit("/", 1)[1]
+    if not gid.startswith("gid://shopify/Product/") or not (number.isascii() and number.isdigit()) \
+            or len(number) > 19 or not 0 < int(number) <= req.MAX_SHOPIFY_ID:
         raise InvalidRequest("product id must be a number or a product GID", code="invalid_product")
     return gid
 
@@ -98,8 +140,8 @@ def _product_gid(product_id: str) -> str:
 @bp.get("/products")
 @require_session
 def list_products() -> Response:
-    page = shopify_reads.products_page(g.shop, after=request.args.get("after"), query=request.args.get("query"))
-    return jsonify(page)
+    q = req.parse_query(req.ProductsQuery)
+    return jsonify(shopify_reads.products_page(g.shop, after=q.after, query=q.query))
 
 
 @bp.get("/products/<path:product_id>/source-skeleton")
@@ -131,8 +173,7 @@ def put_source_skeleton(product_id: str) -> Response:
     from gpu_worker.pose.skeleton import Skeleton
 
     gid = _product_gid(product_id)
-    data = body()
-    skeleton = data.get("skeleton")
+    skeleton = req.parse(req.SourceSkeleton, req.read_json()).skeleton
     if skeleton is not None:
         try:
             skeleton = Skeleton.from_dict(skeleton).to_dict()
@@ -182,14 +223,16 @@ def create_pose_set() -> tuple[Response, int]:
         photo = request.files.get("photo")
         if photo is None:
             raise InvalidRequest("send the reference photo in the 'photo' field", code="invalid_pose_set")
-        data = photo.read(MAX_REFERENCE_PHOTO_BYTES + 1)
-        if len(data) > MAX_REFERENCE_PHOTO_BYTES:
-            raise InvalidRequest("the reference photo is over 15 MB; upload a smaller one", code="photo_too_large")
-        row = pose_sets.create_from_photo(g.shop, request.form.get("name", ""), data)
+        limit = current_app.config["POSE_STUDIO_MAX_PHOTO_BYTES"]
+        form = req.parse(req.PhotoPoseSet, request.form.to_dict(flat=True))
+        data = photo.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidRequest(f"the reference photo is over {limit / 2**20:.0f} MB; upload a smaller one",
+                                 code="photo_too_large")  # fmt: skip
+        row = pose_sets.create_from_photo(g.shop, form.name, data)
         return jsonify(pose_sets.custom_set_to_dict(row)), 202
-    data = body()
-    row = pose_sets.create_custom_set(g.shop, data.get("name", ""), data.get("poses", []),
-                                      data.get("description", ""))  # fmt: skip
+    new = req.parse(req.CreatePoseSet, req.read_json())
+    row = pose_sets.create_custom_set(g.shop, new.name, list(new.poses), new.description)
     return jsonify(pose_sets.custom_set_to_dict(row)), 201
 
 
@@ -197,7 +240,8 @@ def create_pose_set() -> tuple[Response, int]:
 @bp.post("/jobs")
 @require_session
 def create_jobs() -> tuple[Response, int]:
-    created_jobs, created = on_demand.create_jobs(g.shop, body())
+    wanted = req.parse(req.CreateJobs, req.read_json())
+    created_jobs, created = on_demand.create_jobs(g.shop, wanted.model_dump(exclude_unset=True))
     return jsonify({"jobs": [_job_json(j, with_outputs=False) for j in created_jobs],
                     "created": created}), (201 if created else 200)  # fmt: skip
 
@@ -205,23 +249,18 @@ def create_jobs() -> tuple[Response, int]:
 @bp.get("/jobs")
 @require_session
 def list_jobs() -> Response:
-    try:
-        rows = jobs.jobs_for_shop(g.shop, state=request.args.get("status"),
-                                  limit=int(request.args.get("limit", 100)),
-                                  before_id=int(request.args["before"]) if request.args.get("before") else None)
-    except ValueError:
-        raise InvalidRequest("status must be job states separated by commas; limit and before are numbers",
-                             code="invalid_query") from None  # fmt: skip
+    q = req.parse_query(req.ListJobsQuery)
+    rows = jobs.jobs_for_shop(g.shop, state=q.status, limit=q.limit, before_id=q.before)
     return jsonify({"jobs": [_job_json(j, with_outputs=False) for j in rows]})
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get(f"/jobs/<{ID}:job_id>")
 @require_session
 def get_job(job_id: int) -> Response:
     return jsonify(_job_json(get_for_shop_or_404(Job, job_id, g.shop)))
 
 
-@bp.get("/jobs/<int:job_id>/source-image")
+@bp.get(f"/jobs/<{ID}:job_id>/source-image")
 @require_session
 def job_source_image(job_id: int) -> Response:
     """The photo the job generates from, as stored after the download (PNG); Review shows it as "before"."""
@@ -232,7 +271,7 @@ def job_source_image(job_id: int) -> Response:
     return _image_response(job.source_key, "the stored source photo is gone; generate the product again")
 
 
-@bp.post("/jobs/<int:job_id>/cancel")
+@bp.post(f"/jobs/<{ID}:job_id>/cancel")
 @require_session
 def cancel_job(job_id: int) -> Response:
     job = get_for_shop_or_404(Job, job_id, g.shop)
@@ -245,7 +284,7 @@ def cancel_job(job_id: int) -> Response:
     return jsonify(_job_json(job))
 
 
-@bp.post("/jobs/<int:job_id>/publish")
+@bp.post(f"/jobs/<{ID}:job_id>/publish")
 @require_session
 def publish_job(job_id: int) -> tuple[Response, int]:
     job = review.request_publish(get_for_shop_or_404(Job, job_id, g.shop))
@@ -253,19 +292,18 @@ def publish_job(job_id: int) -> tuple[Response, int]:
 
 
 # --- outputs ------------------------------------------------------------------------------------------------------
-@bp.post("/outputs/<int:output_id>/approve")
+@bp.post(f"/outputs/<{ID}:output_id>/approve")
 @require_session
 def approve_output(output_id: int) -> Response:
     """Optional JSON body {position, variant_id}: where the image goes among the job's images in the carousel
     (1 = first) and the variant that shows it (null: none). Both are stored on the output; publish uses them."""
     out = get_for_shop_or_404(Output, output_id, g.shop)
-    data = request.get_json(silent=True)
-    if data is not None and not isinstance(data, dict):
-        raise InvalidRequest("send a JSON object: {position?, variant_id?}", code="invalid_request")
+    raw = req.read_json(optional=True)
+    options = req.parse(req.ApproveOptions, raw) if raw is not None else None
     job = db.session.get(Job, out.job_id)
     assert job is not None
-    if data:
-        _place_output(job, out, data)
+    if options is not None:
+        _place_output(job, out, options.model_dump(exclude_unset=True))
     return jsonify(_output_json(review.decide(out, Decision.APPROVED)))
 
 
@@ -307,20 +345,20 @@ def _place_output(job: Job, out: Output, data: dict[str, Any]) -> None:
         out.variant_id = gid
 
 
-@bp.post("/outputs/<int:output_id>/reject")
+@bp.post(f"/outputs/<{ID}:output_id>/reject")
 @require_session
 def reject_output(output_id: int) -> Response:
     return jsonify(_output_json(review.decide(get_for_shop_or_404(Output, output_id, g.shop), Decision.REJECTED)))
 
 
-@bp.post("/outputs/<int:output_id>/regenerate")
+@bp.post(f"/outputs/<{ID}:output_id>/regenerate")
 @require_session
 def regenerate_output(output_id: int) -> tuple[Response, int]:
     out = review.regenerate(g.shop, get_for_shop_or_404(Output, output_id, g.shop))
     return jsonify(_output_json(out)), 202
 
 
-@bp.get("/outputs/<int:output_id>/image")
+@bp.get(f"/outputs/<{ID}:output_id>/image")
 @require_session
 def output_image(output_id: int) -> Response:
     out = get_for_shop_or_404(Output, output_id, g.shop)
@@ -331,17 +369,18 @@ def output_image(output_id: int) -> Response:
 @bp.post("/bulk")
 @require_session
 def create_bulk() -> tuple[Response, int]:
-    run = bulk.create_bulk(g.shop, body())
+    wanted = req.parse(req.CreateBulk, req.read_json())
+    run = bulk.create_bulk(g.shop, wanted.model_dump(exclude_unset=True))
     return jsonify(bulk.bulk_to_dict(run)), 202
 
 
-@bp.get("/bulk/<int:bulk_id>")
+@bp.get(f"/bulk/<{ID}:bulk_id>")
 @require_session
 def get_bulk(bulk_id: int) -> Response:
     return jsonify(bulk.bulk_to_dict(get_for_shop_or_404(BulkRun, bulk_id, g.shop)))
 
 
-@bp.post("/bulk/<int:bulk_id>/cancel")
+@bp.post(f"/bulk/<{ID}:bulk_id>/cancel")
 @require_session
 def cancel_bulk(bulk_id: int) -> Response:
     run = get_for_shop_or_404(BulkRun, bulk_id, g.shop)
@@ -372,4 +411,5 @@ def get_settings() -> Response:
 @bp.put("/settings")
 @require_session
 def put_settings() -> Response:
-    return jsonify(settings.settings_to_dict(settings.update_settings(g.shop, body())))
+    changes = req.parse(req.UpdateSettings, req.read_json())
+    return jsonify(settings.settings_to_dict(settings.update_settings(g.shop, changes.model_dump(exclude_unset=True))))

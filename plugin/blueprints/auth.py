@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from plugin.errors import TokenExchangeFailed
+from plugin.security.redirect_target import same_origin_path
 from plugin.security.shop_domain import is_valid_shop_domain
 from plugin.shopify import oauth
 from plugin.shopify.auth import PATCH_ID_TOKEN_PATH, get_shopify_app
@@ -51,7 +52,7 @@ def callback() -> BaseResponse:
     except TokenExchangeFailed as exc:
         log.warning("OAuth code exchange for %s refused: %s", shop, exc.code)
         return _text(502, "Shopify refused the authorization code; start the install again.")
-    store_token_pair(shop, pair)
+    store_token_pair(shop, pair, confirms_install=True)
     log.info("OAuth install of %s: stored an expiring offline token", shop)
     response = redirect(browser_url(shop, f"/admin/apps/{current_app.config['SHOPIFY_API_KEY']}"))
     response.delete_cookie(oauth.STATE_COOKIE, path="/auth")
@@ -63,9 +64,10 @@ def patch_id_token() -> Response:
     """App Bridge bounce: loads App Bridge, which fetches a fresh ID token and reloads `shopify-reload`."""
     if not is_valid_shop_domain(request.args.get("shop")):
         return _text(400, "The shop parameter must be a name.myshopify.com address.")
-    reload_target = request.args.get("shopify-reload", "")
-    if not reload_target.startswith("/") or reload_target.startswith("//"):
-        # Only same-origin paths: anything else would make this page an open redirect.
+    # Exactly one target (the library might read another copy than request.args does), and only a same-origin path:
+    # anything else would make this page an open redirect.
+    targets = request.args.getlist("shopify-reload")
+    if len(targets) != 1 or same_origin_path(targets[0], current_app.config["SHOPIFY_APP_URL"]) is None:
         return _text(400, "shopify-reload must be a path on this app.")
     result = get_shopify_app().app_home_patch_id_token(
         {"method": "GET", "headers": dict(request.headers),

@@ -118,6 +118,7 @@ def pose_editor() -> str:
         product_id=product_id,
         set_id=set_id,
         source=request.args.get("source") or None,
+        max_photo_bytes=current_app.config["POSE_STUDIO_MAX_PHOTO_BYTES"],
     )
 
 

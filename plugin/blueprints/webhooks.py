@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from plugin.observability import metrics
 from plugin.shopify import webhooks
@@ -16,11 +16,7 @@ bp = Blueprint("webhooks", __name__)
 
 @bp.post("/webhooks")
 def receive() -> Response:
-    cap = current_app.config["WEBHOOK_MAX_BODY_BYTES"]
-    if request.content_length is not None and request.content_length > cap:
-        return _answer(413, "body too large")
-    # Also caps a chunked body with no Content-Length: reading past the cap raises 413.
-    request.max_content_length = cap
+    # The body limit (POSE_STUDIO_MAX_WEBHOOK_BYTES) is enforced before this runs (plugin.security.body_limits).
     raw_body = request.get_data(cache=False)
     try:
         webhooks.verify(raw_body, request.method, request.headers, request.url)

@@ -24,6 +24,8 @@ class Shop(db.Model):  # type: ignore[name-defined]
     access_token_expires_at: Mapped[datetime | None]
     refresh_token_expires_at: Mapped[datetime | None]
     scopes: Mapped[str] = mapped_column(String(1024), default="")
+    # When Shopify last confirmed the current installation (first install, reinstall, token exchange): a lifecycle
+    # webhook triggered before it is about an earlier installation.
     installed_at: Mapped[datetime | None]
     uninstalled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,6 +27,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gpu_worker.pose.image_io import to_rgb
+
 SHOPIFY_CDN_HOSTS = frozenset({"cdn.shopify.com"})
 ALLOWED_FORMATS = ["JPEG", "PNG", "WEBP", "GIF"]
 MAX_REDIRECTS = 3
@@ -155,14 +157,13 @@ def reencode(data: bytes, policy: FetchPolicy) -> tuple[bytes, str, int, int]:
         raise NotAnImage(f"the file is not a JPEG, PNG, WebP or GIF image ({exc}); upload a photo") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise NotAnImage(f"the image file is damaged ({exc}); export it again and re-upload") from None
-    im = ImageOps.exif_transpose(im)
-    if im.mode in ("RGBA", "LA", "PA", "P"):
-        rgba = im.convert("RGBA")
-        bg = Image.new("RGB", rgba.size, (255, 255, 255))
-        bg.paste(rgba, mask=rgba.getchannel("A"))
-        im = bg
-    else:
-        im = im.convert("RGB")
+    try:
+        im = ImageOps.exif_transpose(im)
+        # the same colour normaliser as the CLI and the GPU worker: PIL's convert("RGB") clips a 16-bit grey PNG
+        # (values up to 65535) to white instead of scaling it
+        im = to_rgb(im)
+    except (OSError, ValueError, TypeError) as exc:
+        raise NotAnImage(f"the image's colour format ({im.mode}) cannot be read ({exc}); save it as RGB") from None
     if max(im.size) > policy.max_side:
         im.thumbnail((policy.max_side, policy.max_side), Image.Resampling.LANCZOS)
     digest = hashlib.sha256(f"{im.width}x{im.height}:".encode() + im.tobytes()).hexdigest()

@@ -50,6 +50,7 @@ class Outcome(StrEnum):
     DELETED = "product_deleted"
     REJECTED = "source_rejected"
     MISSING = "delivery_missing"
+    FOREIGN = "product_not_in_shop"
 
 
 def matches_filters(settings: ShopSettings, product: ProductInfo, collections: list[str] | None = None) -> bool:
@@ -94,6 +95,13 @@ def _product_source(shop: Shop, product_id: str) -> ProductSource:
     return row
 
 
+def product_belongs(shop: Shop, product_id: str) -> bool:
+    """The Admin API confirms the product is the shop's (asked only when work would start)."""
+    from plugin.services.shopify_reads import product_in_shop
+
+    return product_in_shop(shop, product_id)
+
+
 def product_collections(shop: Shop, product_id: str) -> list[str] | None:
     """The product's collection GIDs from the Admin API (only asked when a collection filter is set)."""
     from plugin.services.shopify_reads import collections_of
@@ -133,6 +141,12 @@ def _handle(shop: Shop, topic: str, payload: dict) -> Outcome:  # type: ignore[t
         state.last_event_at = product.updated_at
     if not covers(settings.automation, topic):
         return Outcome.AUTOMATION_OFF
+    # the body does not name its shop (its HMAC covers the body only; the shop header is unsigned): a body replayed
+    # under another shop's header must not start work there (products/delete needs no check: it only cancels this
+    # shop's own jobs of that product id, and product ids are unique across shops)
+    if not product_belongs(shop, product.id):
+        log.warning("automation: %s is not a product of %s; delivery ignored", product.id, shop.domain)
+        return Outcome.FOREIGN
     collections = product_collections(shop, product.id) if settings.collections else None
     if not matches_filters(settings, product, collections):
         return Outcome.FILTERED

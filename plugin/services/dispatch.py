@@ -87,14 +87,14 @@ def dispatch() -> int:
 
 
 def _resend_stale_deliveries() -> int:
-    """products/* deliveries whose task was never sent (broker down at the webhook) or whose worker died."""
-    from plugin.shopify.webhooks import stale_product_deliveries
-    from plugin.task_names import PRODUCTS_CHANGED
+    """products/* and shop/redact deliveries whose task was never sent (broker down at the webhook) or whose worker
+    died."""
+    from plugin.shopify.webhooks import stale_deliveries
 
-    ids = stale_product_deliveries()
-    for delivery_id in ids:
-        send_after_commit(PRODUCTS_CHANGED, delivery_id=delivery_id)
-    return len(ids)
+    stale = stale_deliveries()
+    for delivery_id, task_name in stale:
+        send_after_commit(task_name, delivery_id=delivery_id)
+    return len(stale)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ class JobLayerError(PluginError):
     code = "invalid_request"
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 fields: list[dict[str, str]] | None = None) -> None:  # fmt: skip
         super().__init__(message)
         self.message = message
+        # which request fields were wrong and how ({"field", "message"}), when a request model said so
+        self.fields = fields
         if code:
             self.code = code
         if status:

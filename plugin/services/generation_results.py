@@ -115,8 +115,10 @@ def _observe(backend: str, records: list[OutputRecord], total_seconds: float) ->
 def _after_check(job: Job) -> None:
     outputs = list(db.session.scalars(select(Output).where(Output.job_id == job.id)))
     if job.mode == JobMode.AUTO:
+        # only gate passes go live unseen, and only those without a note: a passed output's reasons are notes that
+        # hold it for a person (a warp of a photograph, gpu_worker.tasks.photo_warp_hold)
         for o in outputs:
-            if o.passed and o.decision == Decision.PENDING:
+            if o.passed and not o.reasons and o.decision == Decision.PENDING:
                 o.decision = Decision.APPROVED
     to_publish = [o for o in outputs if o.decision == Decision.APPROVED and not o.shopify_media_id]
     if job.mode == JobMode.AUTO and to_publish:

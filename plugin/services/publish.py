@@ -70,6 +70,7 @@ def _replace_previous(job: Job) -> bool:
 
 def run_publish(job_id: int) -> None:
     """The publish task: approved outputs → product media (in pose order, alt text, variant image). Commits."""
+    from plugin.errors import RefreshLockTimeout, ShopifyAuthError
     from plugin.services.shopify_reads import admin_client
     from plugin.shopify.errors import MediaError, ShopifyError, ShopifyUnavailable
     from plugin.shopify.media import ImageToPublish, MediaWriteBack, pose_alt_text
@@ -101,8 +102,17 @@ def run_publish(job_id: int) -> None:
             job.product_id, images, replace_previous=_replace_previous(job),
             owned_media_ids=[o.shopify_media_id for o in approved if o.shopify_media_id],
         )  # fmt: skip
-    except ShopifyUnavailable as exc:
+    except (ShopifyUnavailable, RefreshLockTimeout) as exc:
         raise Transient(str(exc)) from exc  # the task retries it (pose_studio_writeback_retries_total)
+    except ShopifyAuthError as exc:
+        # the shop's token pair is gone or refused: only the merchant opening the app gets a new one
+        log.warning("publishing job %s: no usable token: %s", job.id, exc)
+        jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.PUBLISHING],
+                        error_code="shopify_token_rejected",
+                        error_message="Shopify no longer accepts Pose Studio's access to your store; open Pose "
+                        "Studio from the Shopify admin, then publish again")  # fmt: skip
+        db.session.commit()
+        return
     except (MediaError, ShopifyError) as exc:
         log.warning("publishing job %s failed: %s", job.id, exc)
         jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.PUBLISHING],

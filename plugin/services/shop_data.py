@@ -1,8 +1,9 @@
-"""A shop's lifecycle as the job layer sees it: app/uninstalled cancels queued work; shop/redact erases its objects.
+"""A shop's lifecycle as the job layer sees it: app/uninstalled cancels queued work; shop/redact erases the shop.
 
-The database rows of an erased shop are deleted by the webhook handler (plugin.shopify.webhooks.erase_shop, every
-table with a shop_id); this module erases the storage side, which may still be written by a GPU worker that was
-generating for the shop at that moment: a second sweep runs after the longest a generation can last.
+The webhook request only records a shop/redact (after checking its body against its headers); `redact_shop`, run by
+a task, deletes the rows (plugin.shopify.webhooks.erase_shop, every table with a shop_id) and then the stored
+objects, which may still be written by a GPU worker that was generating for the shop at that moment: a second sweep
+runs after the longest a generation can last.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from gpu_worker.contract import time_limits
 from plugin.extensions import db
 from plugin.models.bulk import BulkRun, BulkState
 from plugin.models.job import ACTIVE_STATES, Job, JobState
+from plugin.models.shop import Shop
+from plugin.models.webhook_delivery import WebhookDelivery
 from plugin.services import jobs
 from plugin.storage import delete_shop, get_storage, keys
 from plugin.task_names import SHOP_ERASE_STORAGE, SHOPIFY_QUEUE
@@ -32,7 +35,12 @@ def delete_specs(job_list: list[Job]) -> None:
 
 
 def cancel_shop_work(shop_id: int) -> int:
-    """Cancel every job of the shop that has not finished, and its running bulks. Commits; returns the count."""
+    """Cancel every job of the shop that has not finished, and its running bulks. Commits; returns the count.
+    Nothing when the shop is installed again by now (the merchant reinstalled before this task ran)."""
+    shop = db.session.get(Shop, shop_id)
+    if shop is None or shop.is_installed:
+        log.info("shop %s is installed again (or gone): its work is not cancelled", shop_id)
+        return 0
     active = list(db.session.scalars(
         select(Job).where(Job.shop_id == shop_id, Job.state.in_([*ACTIVE_STATES, JobState.AWAITING_REVIEW]))
     ))  # fmt: skip
@@ -43,6 +51,30 @@ def cancel_shop_work(shop_id: int) -> int:
     db.session.commit()
     delete_specs(cancelled)
     return len(cancelled)
+
+
+def redact_shop(delivery_id: int) -> str:
+    """Erase the shop a recorded shop/redact delivery names: its rows, then its stored objects. Commits.
+
+    Re-checked here, not only in the request: the merchant may have reinstalled between the webhook and this task,
+    and then nothing is erased."""
+    from plugin.shopify.webhooks import erase_shop
+
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    named = delivery.payload if delivery is not None and isinstance(delivery.payload, dict) else {}
+    shop_id, shop_domain = named.get("shop_id"), named.get("shop_domain")
+    if not isinstance(shop_id, int) or not isinstance(shop_domain, str):
+        return "nothing_to_erase"
+    shop = db.session.get(Shop, shop_id)
+    if shop is not None and (shop.domain != shop_domain or shop.is_installed):
+        log.warning("shop/redact delivery %s: %s is installed again; nothing erased", delivery_id, shop_domain)
+        return "installed_again"
+    if shop is not None:
+        erase_shop(shop_id)
+        db.session.commit()
+    erase_storage(shop_domain)
+    log.info("shop/redact delivery %s: erased %s", delivery_id, shop_domain)
+    return "erased"
 
 
 def erase_storage(shop_domain: str, *, final: bool = False) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from plugin.extensions import db
 from plugin.models.job import Job
 from plugin.models.shop import Shop
+from plugin.services.errors import InvalidRequest
 from plugin.services.products import (
     ProductImage,
     ProductInfo,
@@ -31,12 +32,16 @@ def admin_client(shop: Shop) -> Any:
 
     from plugin.extensions import get_redis
     from plugin.shopify.admin_api import AdminClient
-    from plugin.shopify.auth import get_access_token
+    from plugin.shopify.auth import ShopTokens
 
-    domain = shop.domain
+    tokens = ShopTokens(shop.domain)
+    # a 401 forgets the pair (Shopify no longer accepts it); the client then asks for a token once more, which
+    # raises ShopNotInstalled: an API request answers 401 so App Bridge retries with an ID token (new exchange), a
+    # task records that the merchant must open the app
     return AdminClient(
-        domain, lambda: get_access_token(domain), api_version=current_app.config["SHOPIFY_API_VERSION"],
+        shop.domain, tokens, api_version=current_app.config["SHOPIFY_API_VERSION"],
         admin_origin=current_app.config.get("SHOPIFY_ADMIN_ORIGIN") or None, redis=get_redis(),
+        on_unauthorized=tokens.rejected,
     )
 
 
@@ -98,6 +103,12 @@ def catalog_products(shop: Shop, collection_id: str | None = None) -> list[Produ
     return [from_catalog(p) for p in catalog.export_products()]
 
 
+def product_in_shop(shop: Shop, product_id: str) -> bool:
+    """Whether the shop's Admin API knows the product: a product webhook's body does not name its shop, so this is
+    how a body replayed under another shop's header is told apart (plugin.shopify.webhook_checks)."""
+    return _catalog(shop).get_product(product_id) is not None
+
+
 def collections_of(shop: Shop, product_id: str) -> list[str]:
     """The GIDs of the collections the product is in (ProductCollections; [] when the product is gone)."""
     return [c.id for c in _catalog(shop).product_collections(product_id) or []]
@@ -126,9 +137,20 @@ def _variant_to_dict(product: ProductInfo, v: VariantInfo) -> dict[str, Any]:
 
 def products_page(shop: Shop, *, after: str | None = None, query: str | None = None) -> dict[str, Any]:
     from plugin.shopify import operations as ops
+    from plugin.shopify.errors import ShopifyGraphQLError
 
     result = admin_client(shop).execute(ops.PRODUCTS_PAGE, {"first": 10, "after": after, "query": query})
-    connection = result.raise_for_errors().data["products"]
+    try:
+        connection = result.raise_for_errors().data["products"]
+    except ShopifyGraphQLError as exc:
+        # a cursor or search the merchant's page sent that Shopify does not accept (stale, edited, or junk): the
+        # request is wrong, not our server
+        if after and "cursor" in str(exc).lower():
+            raise InvalidRequest("the page cursor is not valid (any more); load the first page again",
+                                 code="invalid_cursor") from None  # fmt: skip
+        if query:
+            raise InvalidRequest("Shopify did not accept this search; change it", code="invalid_query") from None
+        raise
     page = {"nodes": connection["nodes"], "pageInfo": connection["pageInfo"]}
     products = [from_graphql(node) for node in page["nodes"]]
     status = _status_by_product(shop, [p.id for p in products])

@@ -41,7 +41,7 @@ from plugin.models.shop import Shop
 from plugin.security.log_redaction import register_secrets
 from plugin.security.shop_domain import is_valid_shop_domain
 from plugin.shopify.token_store import TokenPair, clear_tokens, load_token_pair, read_shop, store_token_pair
-from plugin.shopify.urls import library_http_client
+from plugin.shopify.urls import DEFAULT_TIMEOUT, library_http_client
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,18 @@ PATCH_ID_TOKEN_PATH = "/auth/patch-id-token"  # noqa: S105 - a URL path, not a p
 RETRY_HEADER = "X-Shopify-Retry-Invalid-Session-Request"
 # Refresh when less than this is left, so a token never expires in the middle of a multi-call job step.
 REFRESH_MARGIN = timedelta(minutes=5)
-# The lock outlives the slowest refresh: 3 attempts x 10 s HTTP timeout (urls.DEFAULT_TIMEOUT).
-LOCK_TTL_SECONDS = 60
+# The slowest refresh or exchange: shopify_app tries the token endpoint 3 times (it retries 5xx twice, without a
+# pause), and each try may spend every httpx timeout of urls.DEFAULT_TIMEOUT (pool wait, connect, write, read).
+LIBRARY_TOKEN_ATTEMPTS = 3
+TOKEN_CALL_WORST_SECONDS = LIBRARY_TOKEN_ATTEMPTS * sum(
+    t or 0.0 for t in (DEFAULT_TIMEOUT.pool, DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.write, DEFAULT_TIMEOUT.read)
+)
+# The lock must outlive that (plus storing the pair), or a second process refreshes with the same refresh token
+# meanwhile and Shopify's rotation retires the pair the first one is about to store.
+LOCK_TTL_SECONDS = int(TOKEN_CALL_WORST_SECONDS) + 30
 LOCK_WAIT_SECONDS = 45
+# shopify_app's codes for a refusal that may pass (Shopify 5xx after its retries, no connection): the pair is kept.
+TRANSIENT_REFUSALS = frozenset({"server_error", "network_error"})
 
 
 class InvalidSession(ShopifyAuthError):
@@ -144,16 +153,32 @@ def _claims_problem(claims: dict[str, Any]) -> str | None:
     return None
 
 
+def _pair_usable(shop: Shop | None) -> bool:
+    """An installed shop whose stored access token is there and not about to expire. A pair that Shopify rejected
+    (Admin API 401) or refused to refresh has been cleared, so it is not there."""
+    if shop is None or not shop.is_installed or not shop.has_tokens:
+        return False
+    expires = shop.access_token_expires_at
+    if expires is None:
+        return True
+    expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    return expires - datetime.now(UTC) >= REFRESH_MARGIN
+
+
 def ensure_installed(session_token: SessionToken) -> int:
     """Shop id for a verified session; exchanges the ID token for an expiring offline token pair when the shop
-    is unknown, uninstalled, or has lost its tokens. Raises TokenExchangeFailed when Shopify refuses."""
+    is unknown or uninstalled, or its stored pair is missing (cleared after Shopify rejected it) or about to expire.
+    That is what Shopify's own libraries do: any request carrying a valid ID token recovers a shop whose pair is
+    dead, without waiting for a refresh that may never succeed. Raises TokenExchangeFailed when Shopify refuses."""
     domain = session_token.shop_domain
     shop = read_shop(domain)
-    if shop is not None and shop.is_installed and shop.has_tokens:
+    if _pair_usable(shop):
+        assert shop is not None
         return shop.id
     with shop_lock(domain):
         shop = read_shop(domain)  # another request may have finished the exchange while we waited
-        if shop is not None and shop.is_installed and shop.has_tokens:
+        if _pair_usable(shop):
+            assert shop is not None
             return shop.id
         with library_http_client() as client:
             result = get_shopify_app().exchange_using_token_exchange(
@@ -165,7 +190,7 @@ def ensure_installed(session_token: SessionToken) -> int:
                 f"Shopify refused the token exchange for {domain} ({result.log.code}).", code=result.log.code
             )
         pair = _pair_from_library(result.access_token)
-        shop_id = store_token_pair(domain, pair)
+        shop_id = store_token_pair(domain, pair, confirms_install=True)
         log.info("token exchange for %s: stored an expiring offline token", domain)
         return shop_id
 
@@ -222,8 +247,10 @@ def _refresh(shop_domain: str, pair: TokenPair) -> TokenPair:
     if not result.ok or result.access_token is None:
         code = result.log.code
         log.warning("token refresh for %s refused: %s", shop_domain, code)
-        if code in ("invalid_grant", "refresh_token_expired"):
-            # The pair is dead; forgetting it makes the next page load do a fresh token exchange.
+        if not _transient_refusal(result):
+            # Any refusal that is not Shopify being briefly unavailable (invalid_grant, an expired refresh token,
+            # 401 invalid_request after a failed rotation, invalid_client) leaves a pair that will never work
+            # again: forgetting it makes the next request with an ID token do a fresh token exchange.
             shop = read_shop(shop_domain)
             if shop is not None:
                 clear_tokens(shop.id, uninstalled=False)
@@ -233,6 +260,43 @@ def _refresh(shop_domain: str, pair: TokenPair) -> TokenPair:
             code=code,
         )
     return _pair_from_library(result.access_token)
+
+
+def _transient_refusal(result: Any) -> bool:
+    if result.log.code in TRANSIENT_REFUSALS:
+        return True
+    # a 429 comes back as a generic refresh_error; its HTTP status is in the library's log of the call
+    statuses = [log_.res.status for log_ in (result.http_logs or []) if getattr(log_, "res", None) is not None]
+    return bool(statuses) and statuses[-1] == 429
+
+
+def forget_rejected_token(shop_domain: str, rejected: str | None) -> None:
+    """The Admin API answered 401 to `rejected`: forget the stored pair if it is still that token (a concurrent
+    refresh may have stored a new one meanwhile), so the next request with an ID token exchanges again."""
+    if not rejected:
+        return
+    with shop_lock(shop_domain):
+        shop = read_shop(shop_domain)
+        pair = load_token_pair(shop) if shop is not None else None
+        if shop is not None and pair is not None and pair.access_token == rejected:
+            clear_tokens(shop.id, uninstalled=False)
+            log.warning("the Admin API rejected the access token of %s: pair forgotten", shop_domain)
+
+
+class ShopTokens:
+    """Token provider and 401 hook of an AdminClient for one shop (`AdminClient(..., token_provider=tokens,
+    on_unauthorized=tokens.rejected)`): remembers which token it handed out, so a 401 forgets exactly that one."""
+
+    def __init__(self, shop_domain: str) -> None:
+        self.shop_domain = shop_domain
+        self.last: str | None = None
+
+    def __call__(self) -> str:
+        self.last = get_access_token(self.shop_domain)
+        return self.last
+
+    def rejected(self) -> None:
+        forget_rejected_token(self.shop_domain, self.last)
 
 
 def _pair_from_library(token: shopify_app.TokenExchangeAccessToken) -> TokenPair:

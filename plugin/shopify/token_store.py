@@ -40,9 +40,14 @@ class TokenPair:
         return self.access_expires_at is not None and self.access_expires_at - utcnow() < margin
 
 
-def store_token_pair(shop_domain: str, pair: TokenPair) -> int:
+def store_token_pair(shop_domain: str, pair: TokenPair, *, confirms_install: bool = False) -> int:
     """Insert or update the shop with this pair in one statement (concurrent first exchanges are an upsert,
-    not a unique-violation). Marks the shop installed (again, if it was uninstalled). Returns the shop id."""
+    not a unique-violation). Marks the shop installed (again, if it was uninstalled). Returns the shop id.
+
+    `confirms_install`: the pair comes from a token exchange or an OAuth code, which Shopify grants only to an
+    installed app, so `installed_at` moves to now. An app/uninstalled that was triggered before it belongs to an
+    earlier installation (a late or out-of-order delivery) and is ignored; without this, a reinstall whose
+    uninstall webhook had not arrived yet kept the old installed_at and the late webhook wiped the fresh install."""
     shop_domain = validate_shop_domain(shop_domain)
     register_secrets(pair.access_token, pair.refresh_token)
     cipher = get_cipher()
@@ -68,7 +73,7 @@ def store_token_pair(shop_domain: str, pair: TokenPair) -> int:
                 index_elements=[table.c.domain],
                 set_={
                     **token_values,
-                    "installed_at": case(
+                    "installed_at": now if confirms_install else case(
                         (table.c.uninstalled_at.is_not(None), now),
                         else_=func.coalesce(table.c.installed_at, now),
                     ),

@@ -216,6 +216,13 @@ async function chooseBackdrop() {
  * whose pose a GPU worker detects (status `extracting`, then ready or an error); the skeleton is then shown on the
  * photo for the merchant to confirm and adjust, and joins the set being built. */
 async function extractFromPhoto(file) {
+  // the server refuses a larger body before reading it (413); saying so here spares the merchant the upload
+  const maxBytes = Number(els.drop.dataset.maxBytes) || 0;
+  if (maxBytes && file.size > maxBytes) {
+    const mb = Math.max(0.1, maxBytes / (1024 * 1024)).toFixed(maxBytes % (1024 * 1024) ? 1 : 0);
+    replace(els.photoState, errorBanner(new Error(t('editor.photo.too_large', { mb })), { heading: t('editor.photo.failed') }));
+    return;
+  }
   showLoading(els.photoState, t('editor.photo.reading'));
   const form = new FormData();
   form.append('name', t('editor.photo.pose_name', { name: file.name.replace(/\.[^.]+$/, '') }));

@@ -123,6 +123,40 @@ def test_postgres_restarted_mid_bulk(faults: Stack, fault_shop: Callable[..., An
     assert all(j.state is JobState.PUBLISHED for j in jobs), [(j.state, j.error_message) for j in jobs]
 
 
+def test_postgres_backends_terminated_mid_task(faults: Stack, fault_shop: Callable[..., Any],
+                                               throwaway_postgres: ThrowawayPostgres) -> None:  # fmt: skip
+    """pg_terminate_backend on the connections of tasks that are waiting on Shopify (idle in a transaction), while
+    Shopify throttles every call for a moment: each task gives up on Shopify for now (transient) and its rollback
+    meets a dead connection. Without reconcile, every job must still finish: the tasks discard the dead connection
+    and retry."""
+    from sqlalchemy import create_engine, text
+
+    shop, emu_shop = fault_shop()
+    admin = create_engine(throwaway_postgres.url, isolation_level="AUTOCOMMIT")
+    terminated: list[int] = []
+
+    def terminate_waiting_tasks(operation: str) -> None:
+        with admin.connect() as connection:
+            terminated.append(connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle in transaction'")).rowcount)  # fmt: skip
+
+    retry_after = faults.emulator.faults.retry_after
+    faults.emulator.faults.configure(retry_after=0.05, http_429=1.0)
+    faults.emulator.before_graphql = terminate_waiting_tasks
+    try:
+        products = start_bulk(faults, emu_shop)
+        wait_for(lambda: sum(terminated) >= PRODUCTS or None, 60, "tasks to be cut off mid-call", faults)
+        time.sleep(1)  # the tasks' calls run out of tries on the throttled API
+    finally:
+        faults.emulator.before_graphql = None
+        faults.emulator.faults.reset()
+        faults.emulator.faults.configure(retry_after=retry_after)
+        admin.dispose()
+    jobs = assert_truthful(faults, shop.id, emu_shop, products, timeout=90)
+    assert all(j.state is JobState.PUBLISHED for j in jobs), [(j.state, j.error_message) for j in jobs]
+
+
 def test_redis_restarted_mid_bulk(faults: Stack, fault_shop: Callable[..., Any],
                                   throwaway_redis: ThrowawayRedis) -> None:
     shop, emu_shop = fault_shop()

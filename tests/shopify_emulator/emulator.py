@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -136,6 +137,8 @@ class ShopifyEmulator:
         self.bulk_files: dict[str, EmuBulkOperation] = {}
         self.tokens: dict[str, TokenRecord] = {}
         self.refresh_tokens: dict[str, RefreshRecord] = {}
+        self.refresh_refusals: dict[str, tuple[int, str]] = {}
+        self.before_graphql: Callable[[str], None] | None = None
         self.auth_codes: dict[str, tuple[str, float]] = {}
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt: topic, shop, status, attempt, ...
         self.lock = threading.RLock()
@@ -240,6 +243,15 @@ class ShopifyEmulator:
             for rt in self.refresh_tokens.values():
                 if rt.shop == shop:
                     rt.revoked = True
+
+    def refuse_refresh(self, shop: str, status: int = 401, error: str = "invalid_request") -> None:
+        """Refuse every refresh of `shop` with HTTP `status` and `error`, as Shopify does once a rotation went wrong
+        (401 invalid_request) or while it is down (5xx); `refuse_refresh(shop, 0)` lifts it."""
+        with self.lock:
+            if status:
+                self.refresh_refusals[shop] = (status, error)
+            else:
+                self.refresh_refusals.pop(shop, None)
 
     def expire_access_tokens(self, shop: str) -> None:
         """Make every access token of `shop` expired now (to test refresh-on-401)."""
@@ -504,6 +516,9 @@ class ShopifyEmulator:
 
     def _refresh(self, shop: EmuShop, form: dict[str, str]) -> Response:
         with self.lock:
+            if shop.domain in self.refresh_refusals:
+                status, error = self.refresh_refusals[shop.domain]
+                return self._json({"error": error, "error_description": "refresh refused"}, status)
             presented = form.get("refresh_token", "")
             record = self.refresh_tokens.get(presented)
             if record is None or record.shop != shop.domain or record.revoked or record.expires_at < time.time():
@@ -570,6 +585,8 @@ class ShopifyEmulator:
             return self._json({"errors": [exc.formatted]})
         operation = get_operation_ast(document, body.get("operationName"))
         op_name = operation.name.value if operation and operation.name else "anonymous"
+        if self.before_graphql is not None:
+            self.before_graphql(op_name)  # a test's hook: something else goes wrong while Shopify is being asked
 
         if self.faults.roll("http_429", op_name):
             self.stats.http_429 += 1

@@ -78,10 +78,14 @@ def subject():
     from gpu_worker.pose.library import load_pose_set
     from gpu_worker.pose.retarget import retarget
 
-    photo = Image.open(SAMPLES / "bussiness_woman_donna_i_01.png").convert("RGB")
-    photo = photo.resize(
-        (photo.width // 4, photo.height // 4), Image.Resampling.LANCZOS
+    figure = Image.open(SAMPLES / "bussiness_woman_donna_i_01.png").convert("RGB")
+    figure = figure.resize(
+        (figure.width // 4, figure.height // 4), Image.Resampling.LANCZOS
     )  # 139×320: fast warp
+    # on a canvas with room for the activewear poses (arms out, a lunge, an arm over the head): on the bare narrow
+    # picture the warp must shrink the figure to keep it in the frame, and a shrunk garment has no exact pixels
+    photo = Image.new("RGB", (320, 400), (255, 255, 255))
+    photo.paste(figure, ((320 - figure.width) // 2, 80))
     source = detect(photo)
     poses = list(load_pose_set("activewear").poses)
     targets = [retarget(source, pose) for pose in poses]

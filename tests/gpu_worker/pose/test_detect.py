@@ -10,11 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gpu_worker.errors import ImplausibleSkeleton, NoPersonDetected
+from gpu_worker.errors import ImplausibleSkeleton, NoPersonDetected, SeveralPeople
 from gpu_worker.pose import detect as detect_module
 from gpu_worker.pose.detect import detect, detect_all, detect_raw
 from gpu_worker.pose.image_io import load_image
-from gpu_worker.pose.skeleton import L_HIP, L_SHOULDER, NOSE, R_HIP, R_SHOULDER, Skeleton, check_plausible
+from gpu_worker.pose.skeleton import (
+    L_HIP,
+    L_SHOULDER,
+    NOSE,
+    R_HIP,
+    R_SHOULDER,
+    Skeleton,
+    check_plausible,
+    plausibility_problems,
+)
 
 from .conftest import SAMPLE_NAMES, draw_penguin, sample_path
 
@@ -192,3 +201,24 @@ def test_padded_detection_maps_back_to_the_photo_exactly(detected: dict[str, Ske
     assert np.median(np.abs(shift[:, 0] - 120)) < 0.01 * ref.height
     assert np.median(np.abs(shift[:, 1] - 60)) < 0.01 * ref.height
     assert sk.mask is not None and sk.mask.shape == (canvas.height, canvas.width)
+
+
+CALIBRATION = Path(__file__).resolve().parents[3] / "gpu_worker" / "assets" / "calibration"
+
+
+@pytest.mark.parametrize("name", ["aerobics_architetto_fran_01", "wedding_couple_jarno_vas_"])
+def test_full_length_drawings_missed_on_the_full_frame_are_found_on_a_square_crop(name: str) -> None:
+    # Both gave "no person was found" before the figure-crop views (a full-length drawing in a tall frame).
+    sk = detect(CALIBRATION / f"{name}.png", max_size=640)
+    assert sk.visible().sum() >= 25
+    assert not plausibility_problems(sk)
+
+
+def test_a_group_scene_is_refused_with_a_reason() -> None:
+    with pytest.raises(SeveralPeople, match="only part of the picture was recognised as a person"):
+        detect(CALIBRATION / "pace_e_bene__architetto__01.png", max_size=640)
+
+
+def test_a_garment_without_a_person_is_refused() -> None:
+    with pytest.raises(NoPersonDetected, match="pose editor"):
+        detect(CALIBRATION / "t-shirt_01.png", max_size=640)

@@ -100,3 +100,44 @@ def test_a_review_mode_job_is_unaffected_by_the_safety_net(app: Any, shop: Any, 
     assert generation_done.apply(kwargs={"job_id": job_id, "manifest_key": manifest_key}).successful()
     with app.app_context():
         assert db.session.get(Job, job_id).state == JobState.AWAITING_REVIEW
+
+
+def test_a_database_connection_killed_mid_task_is_retried_and_the_job_finishes(
+    app: Any, shop: Any, emulator: Any, database_url: str
+) -> None:
+    """The task's PostgreSQL backend is terminated while it waits on Shopify, and Shopify then throttles it (a
+    transient error): the rollback of the dead connection raises, which used to skip both the retry and the failure
+    record (only reconcile, 15 min to 1 h later, finished the job). Now the session is discarded and the task
+    retries on a new connection."""
+    from sqlalchemy import create_engine, text
+
+    product = emulator.add_products(shop.domain, 1)[0]
+    with app.app_context():
+        job_id, manifest_key = generated_job(db.session.get(Shop, shop.id), product.gid, [True, True])
+        generation_results.record_done(job_id, manifest_key)  # auto mode: both passed → publishing
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    killed: list[int] = []
+
+    def kill_the_tasks_connection(operation: str) -> None:
+        if killed:
+            return
+        with admin.connect() as connection:
+            killed.append(connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle in transaction'")).rowcount)  # fmt: skip
+
+    retry_after = emulator.faults.retry_after
+    emulator.faults.configure(retry_after=0.05)
+    emulator.faults.force("http_429", 6)  # more than the client's 5 retries: the publish gives up, transiently
+    emulator.before_graphql = kill_the_tasks_connection
+    try:
+        publish_job.apply(kwargs={"job_id": job_id})
+    finally:
+        emulator.before_graphql = None
+        emulator.faults.reset()
+        emulator.faults.configure(retry_after=retry_after)
+        admin.dispose()
+    assert killed and killed[0] >= 1, "no connection of the task was terminated"
+    with app.app_context():
+        job = db.session.get(Job, job_id)
+        assert job.state == JobState.PUBLISHED, (job.state, job.error_code, job.error_message)

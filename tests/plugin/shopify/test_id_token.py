@@ -128,7 +128,24 @@ def test_page_with_bad_id_token_bounces_to_patch_page(probe: Any, id_token: Any,
     )
 
 
-@pytest.mark.parametrize("reload_target", ["https://evil.com/", "//evil.com/x", ""])
+@pytest.mark.parametrize("reload_target", [
+    "https://evil.com/", "//evil.com/x", "", "/\\evil.com", "/\\evil.com/x?y=1", "\\\\evil.com", "/\t/evil.com",
+    "/\n/evil.com", "/\r\n/evil.com", "\t//evil.com", "/%5Cevil.com", "/%09/evil.com", " /x", "/x\x00",
+    "javascript:alert(1)", "/x\x7f", "evil.com", "http:/evil.com",
+])  # fmt: skip
 def test_patch_page_refuses_offsite_reload(probe: Any, reload_target: str) -> None:
     response = probe.get("/auth/patch-id-token", query_string={"shop": TEST_SHOP, "shopify-reload": reload_target})
     assert response.status_code == 400
+
+
+def test_patch_page_refuses_a_second_reload_target(probe: Any) -> None:
+    response = probe.get("/auth/patch-id-token",
+                         query_string=[("shop", TEST_SHOP), ("shopify-reload", "/app"),
+                                       ("shopify-reload", "https://evil.com/")])  # fmt: skip
+    assert response.status_code == 400
+
+
+def test_patch_page_accepts_a_path_with_its_query(probe: Any) -> None:
+    response = probe.get("/auth/patch-id-token",
+                         query_string={"shop": TEST_SHOP, "shopify-reload": f"/app?shop={TEST_SHOP}&tab=2"})
+    assert response.status_code == 200

@@ -59,7 +59,7 @@ def test_first_api_call_exchanges_the_id_token_once(installed: Any, emulator: An
 def test_reinstall_after_uninstall_exchanges_again(installed: Any, emulator: Any, id_token: Any,
                                                    signed_webhook: Any) -> None:
     client = installed.test_client()
-    body, headers = signed_webhook("app/uninstalled", SHOP)
+    body, headers = signed_webhook("app/uninstalled", SHOP, {"id": 1, "myshopify_domain": SHOP})
     assert client.post("/webhooks", data=body, headers=headers).status_code == 200
     with installed.app_context(), pytest.raises(ShopNotInstalled):
         get_access_token(SHOP)
@@ -152,3 +152,79 @@ def test_no_token_or_secret_in_logs(installed: Any, emulator: Any, id_token: Any
     assert "calling with [REDACTED]" in output  # the records were produced and scrubbed
     leaked = [s[:12] for s in secrets_seen if s in output]
     assert leaked == []
+
+
+def _probe(app: Any, id_token: Any, path: str = "/api/_probe") -> Any:
+    return app.test_client().get(path, headers={"Authorization": f"Bearer {id_token(SHOP)}"})
+
+
+def _has_tokens(app: Any) -> bool:
+    with app.app_context():
+        return db.session.execute(select(Shop).where(Shop.domain == SHOP)).scalar_one().has_tokens
+
+
+def test_a_request_with_an_id_token_exchanges_when_the_stored_pair_expired(installed: Any, emulator: Any,
+                                                                           id_token: Any) -> None:  # fmt: skip
+    with installed.app_context():
+        db.session.execute(update(Shop).where(Shop.domain == SHOP).values(
+            access_token_expires_at=utcnow() - timedelta(hours=2), refresh_token_expires_at=utcnow() - timedelta(1)))
+        db.session.commit()
+    assert _probe(installed, id_token).status_code == 200
+    assert emulator.stats.token_exchange == 2
+    with installed.app_context():
+        assert get_access_token(SHOP) in emulator.tokens
+    assert emulator.stats.refresh == 0
+
+
+@pytest.mark.parametrize(("status", "error"), [(401, "invalid_request"), (400, "invalid_client")])
+def test_a_refresh_refused_for_good_forgets_the_pair_and_the_next_request_recovers(
+    installed: Any, emulator: Any, id_token: Any, status: int, error: str
+) -> None:
+    emulator.refuse_refresh(SHOP, status, error)  # e.g. after a rotation went wrong
+    expire_soon(installed)
+    with installed.app_context():
+        with pytest.raises(TokenRefreshFailed):
+            get_access_token(SHOP)
+        with pytest.raises(ShopNotInstalled):  # the dead pair is not tried again
+            get_access_token(SHOP)
+    assert _probe(installed, id_token).status_code == 200  # the merchant opens the app: a new exchange
+    assert emulator.stats.token_exchange == 2
+    with installed.app_context():
+        assert get_access_token(SHOP) in emulator.tokens
+
+
+def test_a_refresh_refused_while_shopify_is_down_keeps_the_pair(installed: Any, emulator: Any) -> None:
+    emulator.refuse_refresh(SHOP, 503, "unavailable")
+    expire_soon(installed)
+    with installed.app_context(), pytest.raises(TokenRefreshFailed) as excinfo:
+        get_access_token(SHOP)
+    assert excinfo.value.code == "server_error"
+    assert _has_tokens(installed)
+    emulator.refuse_refresh(SHOP, 0)
+    with installed.app_context():
+        assert get_access_token(SHOP) in emulator.tokens
+
+
+def test_an_admin_api_401_forgets_the_pair_and_the_next_request_recovers(installed: Any, emulator: Any,
+                                                                         id_token: Any) -> None:  # fmt: skip
+    emulator.revoke_tokens(SHOP)  # Shopify stops accepting the stored token (e.g. revoked by support)
+    refused = _probe(installed, id_token, "/api/products")
+    assert refused.status_code == 401
+    assert refused.get_json()["error"]["code"] == "shopify_token_rejected"
+    assert refused.headers["X-Shopify-Retry-Invalid-Session-Request"] == "1"
+    assert not _has_tokens(installed)
+    # App Bridge retries with a fresh ID token: exchanged again, and the call goes through
+    again = _probe(installed, id_token, "/api/products")
+    assert again.status_code == 200, again.get_json()
+    assert emulator.stats.token_exchange == 2
+
+
+def test_the_token_lock_outlives_the_slowest_refresh(installed: Any, redis_url: str) -> None:
+    import redis
+
+    from plugin.shopify.auth import TOKEN_CALL_WORST_SECONDS, shop_lock
+
+    with installed.app_context(), shop_lock(SHOP):
+        ttl_ms = redis.Redis.from_url(redis_url).pttl(f"pose_studio:shop_token_lock:{SHOP}")
+    assert TOKEN_CALL_WORST_SECONDS >= 3 * 10  # three tries of at least the 10 s read timeout
+    assert ttl_ms / 1000 > TOKEN_CALL_WORST_SECONDS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from plugin.extensions import db
 from plugin.models import DeliveryStatus, Shop, WebhookDelivery
-from plugin.task_names import PRODUCTS_CHANGED, SHOP_ERASE_STORAGE, SHOP_UNINSTALLED, SHOPIFY_QUEUE
+from plugin.task_names import PRODUCTS_CHANGED, SHOP_REDACT_TASK, SHOP_UNINSTALLED, SHOPIFY_QUEUE
 from tests.conftest import TEST_SHOP, webhook_hmac
 
 PREVIOUS_SECRET = "previous-secret-abcdef0123456789abcdef"
@@ -159,30 +160,91 @@ def test_app_uninstalled_deletes_tokens_keeps_data_and_enqueues_cancellation(
         assert stored.access_token_encrypted is None and stored.refresh_token_encrypted is None
         assert stored.uninstalled_at is not None
     [row] = deliveries(app)
-    assert row.payload is None  # the shop payload (emails, address) is not kept
+    assert row.payload == {"shopify_shop_id": 1}  # only the shop's id: its emails, address are not kept
     assert queued(redis_url) == [(SHOP_UNINSTALLED, {"shop_id": shop.id, "delivery_id": row.id})]
 
 
-def test_shop_redact_erases_only_that_shops_rows(
+def test_shop_redact_of_an_uninstalled_shop_is_recorded_and_handed_to_a_task(
     app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
 ) -> None:
-    doomed = make_shop(TEST_SHOP)
-    other = make_shop("other.myshopify.com")
-    for shop in (TEST_SHOP, "other.myshopify.com"):
-        body, headers = signed_webhook("products/update", shop)
-        client.post("/webhooks", data=body, headers=headers)
+    doomed = make_shop(TEST_SHOP, installed=False)
     body, headers = signed_webhook("shop/redact", TEST_SHOP, {"shop_id": 1, "shop_domain": TEST_SHOP})
-    assert client.post("/webhooks", data=body, headers=headers).status_code == 200
+    response = client.post("/webhooks", data=body, headers=headers)
+    assert (response.status_code, response.json["status"]) == (200, "accepted")
     with app.app_context():
-        assert db.session.get(Shop, doomed.id) is None
-        assert db.session.get(Shop, other.id) is not None
-        remaining = db.session.execute(
-            select(WebhookDelivery.shop_domain, WebhookDelivery.topic, WebhookDelivery.shop_id)
-        ).all()
-    assert sorted(remaining) == [("other.myshopify.com", "products/update", other.id),
-                                 (TEST_SHOP, "shop/redact", None)]
-    assert queued(redis_url)[-1][0] == SHOP_ERASE_STORAGE
-    assert queued(redis_url)[-1][1]["shop_id"] == doomed.id
+        assert db.session.get(Shop, doomed.id) is not None  # nothing is erased inside the request
+    [row] = deliveries(app)
+    assert (row.shop_id, row.payload) == (None, {"shop_id": doomed.id, "shop_domain": TEST_SHOP})
+    assert queued(redis_url) == [(SHOP_REDACT_TASK, {"delivery_id": row.id})]
+
+
+def _installed_pair(make_shop: Any, client: Any, signed_webhook: Any) -> tuple[Any, Any]:
+    victim = make_shop(TEST_SHOP)
+    attacker = make_shop("attacker.myshopify.com")
+    for domain in (TEST_SHOP, "attacker.myshopify.com"):
+        body, headers = signed_webhook("products/update", domain, {"id": 5})
+        client.post("/webhooks", data=body, headers=headers)
+    return victim, attacker
+
+
+def _shop_untouched(app: Any, shop: Any) -> None:
+    with app.app_context():
+        stored = db.session.get(Shop, shop.id)
+        assert stored is not None and stored.is_installed and stored.has_tokens
+        assert db.session.execute(select(func.count()).select_from(WebhookDelivery)
+                                  .where(WebhookDelivery.shop_id == shop.id)).scalar() == 1
+
+
+@pytest.mark.parametrize(("signed_topic", "signed_payload", "sent_topic"), [
+    # the attack of the review: a products/update body of shop A, headers rewritten to shop/redact for shop B
+    ("products/update", {"id": 5, "title": "Dress"}, "shop/redact"),
+    # shop A's own (genuine) redact body replayed with shop B's domain
+    ("shop/redact", {"shop_id": 77, "shop_domain": "attacker.myshopify.com"}, "shop/redact"),
+    # shop A's uninstall body replayed as B's uninstall
+    ("app/uninstalled", {"id": 77, "myshopify_domain": "attacker.myshopify.com", "domain": "attacker.example"},
+     "app/uninstalled"),
+    ("products/update", {"id": 5}, "app/uninstalled"),
+])  # fmt: skip
+def test_a_signed_body_replayed_under_another_shops_headers_changes_nothing(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any, caplog: Any,
+    signed_topic: str, signed_payload: dict[str, Any], sent_topic: str,
+) -> None:
+    victim, _ = _installed_pair(make_shop, client, signed_webhook)
+    before = queued(redis_url)
+    body, headers = signed_webhook(signed_topic, "attacker.myshopify.com", signed_payload)
+    headers["X-Shopify-Topic"], headers["X-Shopify-Shop-Domain"] = sent_topic, TEST_SHOP
+    with caplog.at_level("WARNING", logger="plugin.shopify.webhooks"):
+        response = client.post("/webhooks", data=body, headers=headers)
+    assert (response.status_code, response.json["status"]) == (200, "mismatch")
+    assert "refused without effect" in caplog.text
+    _shop_untouched(app, victim)
+    assert queued(redis_url) == before
+    assert deliveries(app)[-1].status is DeliveryStatus.IGNORED
+
+
+def test_shop_redact_for_an_installed_shop_is_refused(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    # even with a body that matches: Shopify sends shop/redact 48 h after an uninstall, never to an installed shop
+    victim, _ = _installed_pair(make_shop, client, signed_webhook)
+    before = queued(redis_url)
+    body, headers = signed_webhook("shop/redact", TEST_SHOP, {"shop_id": 1, "shop_domain": TEST_SHOP})
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "mismatch"
+    _shop_untouched(app, victim)
+    assert queued(redis_url) == before
+
+
+def test_shop_redact_must_name_the_shop_id_its_uninstall_reported(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    make_shop(TEST_SHOP)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 4242, "myshopify_domain": TEST_SHOP})
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
+    body, headers = signed_webhook("shop/redact", TEST_SHOP, {"shop_id": 1, "shop_domain": TEST_SHOP})
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "mismatch"
+    body, headers = signed_webhook("shop/redact", TEST_SHOP, {"shop_id": 4242, "shop_domain": TEST_SHOP})
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
+    assert queued(redis_url)[-1][0] == SHOP_REDACT_TASK
 
 
 @pytest.mark.parametrize("topic", ["customers/data_request", "customers/redact"])
@@ -205,3 +267,119 @@ def test_webhook_for_unknown_shop_is_recorded_and_ignored(app: Any, client: Any,
     assert (row.shop_id, row.status) == (None, DeliveryStatus.IGNORED)
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Shop)).scalar() == 0
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_a_late_uninstall_of_an_earlier_installation_leaves_the_reinstall_alone(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    # uninstalled an hour ago, reinstalled since (its uninstall webhook is only arriving now, a Shopify retry)
+    shop = make_shop(TEST_SHOP)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 1, "myshopify_domain": TEST_SHOP},
+                                   triggered_at=_iso(datetime.now(UTC) - timedelta(hours=1)))  # fmt: skip
+    response = client.post("/webhooks", data=body, headers=headers)
+    assert (response.status_code, response.json["status"]) == (200, "ignored")
+    with app.app_context():
+        stored = db.session.get(Shop, shop.id)
+        assert stored.is_installed and stored.has_tokens
+    assert queued(redis_url) == []
+
+
+def test_a_token_exchange_after_a_lost_uninstall_starts_a_new_installation(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    # the uninstall webhook has not arrived (uninstalled_at still NULL) when the merchant reinstalls: the exchange
+    # moves installed_at, so the late webhook is recognised as older than the reinstall
+    from plugin.shopify.token_store import TokenPair, store_token_pair
+
+    shop = make_shop(TEST_SHOP)
+    uninstalled = datetime.now(UTC)
+    with app.app_context():
+        store_token_pair(TEST_SHOP, TokenPair("shpat_new", None, "shprt_new", None), confirms_install=True)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 1, "myshopify_domain": TEST_SHOP},
+                                   triggered_at=_iso(uninstalled))  # fmt: skip
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "ignored"
+    with app.app_context():
+        assert db.session.get(Shop, shop.id).is_installed
+
+
+def test_an_uninstall_after_the_install_still_applies(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    shop = make_shop(TEST_SHOP)
+    body, headers = signed_webhook("app/uninstalled", TEST_SHOP, {"id": 1, "myshopify_domain": TEST_SHOP},
+                                   triggered_at=_iso(datetime.now(UTC) + timedelta(seconds=1)))  # fmt: skip
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
+    with app.app_context():
+        assert not db.session.get(Shop, shop.id).is_installed
+
+
+def test_scopes_update_records_the_current_scopes(app: Any, client: Any, make_shop: Any,
+                                                  signed_webhook: Any) -> None:  # fmt: skip
+    shop = make_shop(TEST_SHOP, scopes="read_products")
+    body, headers = signed_webhook("app/scopes_update", TEST_SHOP, {
+        "id": 1, "previous": ["read_products"], "current": ["read_products", "write_products"],
+        "updated_at": _iso(datetime.now(UTC))})  # fmt: skip
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
+    with app.app_context():
+        assert db.session.get(Shop, shop.id).scopes == "read_products,write_products"
+    [row] = deliveries(app)
+    assert (row.status, row.payload) == (DeliveryStatus.PROCESSED, None)
+    # a malformed body changes nothing
+    body, headers = signed_webhook("app/scopes_update", TEST_SHOP, {"id": 1, "current": "all of them"})
+    assert client.post("/webhooks", data=body, headers=headers).json["status"] == "mismatch"
+    with app.app_context():
+        assert db.session.get(Shop, shop.id).scopes == "read_products,write_products"
+
+
+def test_the_app_subscribes_to_every_topic_it_handles() -> None:
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[3] / "shopify.app.toml").read_text())
+    topics = {t for s in config["webhooks"]["subscriptions"] for t in s.get("topics", [])}
+    assert {"app/uninstalled", "app/scopes_update", "products/create", "products/update", "products/delete"} <= topics
+
+
+def test_concurrent_duplicates_of_an_unsent_delivery_enqueue_it_once(
+    app: Any, client: Any, redis_url: str, make_shop: Any, signed_webhook: Any
+) -> None:
+    import threading
+
+    shop = make_shop(TEST_SHOP)
+    with app.app_context():
+        row = WebhookDelivery(event_id="event-unsent", shop_id=shop.id, shop_domain=TEST_SHOP,
+                              topic="products/update", status=DeliveryStatus.RECEIVED)  # fmt: skip
+        db.session.add(row)
+        db.session.commit()
+    copies = [signed_webhook("products/update", TEST_SHOP, event_id="event-unsent") for _ in range(6)]
+    start = threading.Barrier(len(copies))
+    answers: list[int] = []
+
+    def post(body: bytes, headers: dict[str, str]) -> None:
+        start.wait(timeout=10)
+        answers.append(app.test_client().post("/webhooks", data=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=post, args=copy) for copy in copies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert answers == [200] * len(copies)
+    assert len(queued(redis_url)) == 1
+    assert deliveries(app)[0].status is DeliveryStatus.ENQUEUED
+
+
+def test_a_failed_send_hands_the_delivery_back_for_shopifys_retry(
+    app: Any, client: Any, make_shop: Any, signed_webhook: Any
+) -> None:
+    make_shop(TEST_SHOP)
+    app.extensions["celery"].conf.broker_url = "redis://127.0.0.1:1/0"  # the broker is down
+    app.extensions["celery"].pool.force_close_all()
+    body, headers = signed_webhook("products/update", TEST_SHOP, event_id="event-broker-down")
+    assert client.post("/webhooks", data=body, headers=headers).status_code == 503
+    [row] = deliveries(app)
+    assert row.status is DeliveryStatus.RECEIVED  # Shopify retries; the retry sends it

@@ -1,4 +1,5 @@
-"""Check a generated image before anyone sees it: is the target pose really there, and is the figure intact?
+"""The pre-gate quality check (gpu_worker/quality.py until the output gate replaced it), kept only so that
+bench/pose_engine.py can time the gate against it side by side. Not used by the product.
 
 1. Re-detect the pose on the output with the same detector that made the source skeleton (MediaPipe), so most of
    the detector's own bias cancels out (notes B10).
