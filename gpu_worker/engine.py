@@ -238,8 +238,8 @@ def _retry_failed(
     be: Backend, image: Image.Image, source: Skeleton, outputs: list[PoseOutput], seed: int, attempts: int,
     timings: dict[str, float], verdict: Callable[[Pose, Skeleton, Rendered], Verdict],
 ) -> None:
-    """Re-render (new seed per attempt, all failed poses in one batch) and re-check the failed outputs in place."""
-    timings.setdefault("retry", 0.0)
+    """Re-render (new seed per attempt, all failed poses in one batch) and re-check the failed outputs in place;
+    `timings["retry"]` appears only when something was re-rendered."""
     for attempt in range(1, attempts):
         failed = [k for k, o in enumerate(outputs) if not o.passed]
         if not failed:
@@ -256,4 +256,4 @@ def _retry_failed(
             quality = verdict(old.pose, old.target, r)
             seconds = old.seconds + share + time.perf_counter() - t1
             outputs[k] = PoseOutput(old.pose, old.target, r, quality, seconds, attempts=attempt + 1)
-        timings["retry"] += time.perf_counter() - t0
+        timings["retry"] = timings.get("retry", 0.0) + time.perf_counter() - t0
