@@ -1,12 +1,13 @@
-"""Diffusion backend figures: step times, batching gain, FLOPs per step; GPU throughput when CUDA is present.
+"""Diffusion backends per preset: seconds per product (6 poses) and per image, peak memory, batch 6 vs 6 x batch 1,
+eager vs torch.compile, through the production path (loader, diffusers' stock pipelines, backend).
 
-    .venv/bin/python bench/diffusion.py                 # CPU: tiny pipeline, FLOPs, SD1.5-sized UNet (~1 min)
-    .venv/bin/python bench/diffusion.py --sd15-batch    # + SD1.5-sized batch-6 vs 6 × batch-1 (~2 min more)
-    .venv/bin/python bench/diffusion.py --skip-sd15     # tiny pipeline and FLOPs only (seconds)
+    .venv/bin/python bench/diffusion.py --device cuda      # GPU: full-size random SD1.5/SDXL (+ edit presets
+                                                           #   with --models-dir after `pose-studio models fetch`)
+    .venv/bin/python bench/diffusion.py                    # CPU: tiny random models of every preset (~1-2 min)
+    .venv/bin/python bench/diffusion.py --cost-model       # + FLOPs per forward and the SD1.5-sized CPU step
 
-On CUDA it adds images/s and peak memory at 768×1024 for 4, 8 and 20 steps, SD1.5- and SDXL-sized models with
-random weights (batch 6 = one product, CFG on), eager vs `torch.compile`. Random weights cost exactly what trained
-ones do. Everything runs offline; nothing is downloaded.
+Random weights cost exactly what trained ones do (the images are noise). Nothing is downloaded: models are written
+by `pose-studio models fake` (tiny, or `--size full`) into a temporary models dir, or read from --models-dir.
 """
 
 from __future__ import annotations
@@ -87,46 +88,86 @@ def flops_table() -> None:
           f"{counter.get_total_flops() / 1e12:>10.2f}")  # fmt: skip
 
 
-def tiny_pipeline() -> None:
-    """The production pipeline on tiny models: per-step time, batch 6 vs 6 × batch 1."""
+def preset_bench(preset: str, args: argparse.Namespace, root: Path) -> None:
+    """One preset through the production backend (loader, stock pipelines, letterbox, IP-Adapter crops): seconds per
+    product of 6 poses and per image, batch 6 vs 6 x batch 1, eager vs compiled, peak memory."""
     from PIL import Image
 
-    from gpu_worker.generate.model_loader import load_models
-    from tests.gpu_worker.generate.conftest import TinyModels, build_sd15, build_sdxl
+    from gpu_worker.generate.diffusion import DiffusionBackend
+    from gpu_worker.generate.edit import EditBackend
+    from gpu_worker.generate.fake_models import write_fake_preset
+    from gpu_worker.generate.model_config import DiffusionConfig
+    from gpu_worker.generate.model_loader import clear_cache, inspect_models
+    from gpu_worker.pose.detect import detect
+    from gpu_worker.pose.library import load_pose_set
+    from gpu_worker.pose.retarget import retarget
 
-    root = Path(tempfile.mkdtemp(prefix="bench-tiny-"))
-    tiny = TinyModels(sd15=build_sd15(root / "sd15"), sdxl=build_sdxl(root / "sdxl"), root=root)
-    print("\n## Tiny pipeline (CPU, fp32, CFG on, IP-Adapter on), 128x128")
-    print(f"{'family':<8}{'per step b1 (ms)':>18}{'per step b6 (ms)':>18}{'6 x b1 (s)':>12}{'b6 (s)':>9}{'ratio':>7}")
-    for family in ("sd15", "sdxl"):
-        models = load_models(tiny.config(family))
-        pipe = models.pipeline
-        photo = Image.new("RGB", (128, 128), (180, 160, 140))
-        cond = pipe.encode_conditioning("a photo", "blurry", ip_adapter_image=photo, guidance_scale=5.0)
-        control = Image.new("RGB", (128, 128))
+    models_dir = Path(args.models_dir) if args.models_dir else root / preset
+    env = {"POSE_STUDIO_DIFFUSION_PRESET": preset, "POSE_STUDIO_MODELS_DIR": str(models_dir),
+           "POSE_STUDIO_DIFFUSION_DEVICE": args.device}  # fmt: skip
+    if args.size == "tiny":
+        env.update({"POSE_STUDIO_DIFFUSION_STEPS": "2", "POSE_STUDIO_DIFFUSION_RESOLUTION": "64",
+                    "POSE_STUDIO_DIFFUSION_MAX_SEQUENCE_LENGTH": "96"})  # fmt: skip
+    if args.steps:
+        env["POSE_STUDIO_DIFFUSION_STEPS"] = str(args.steps)
+    config = DiffusionConfig.from_env(env)
+    if not args.models_dir:
+        t0 = time.perf_counter()
+        try:
+            write_fake_preset(preset, models_dir, full=args.size == "full")
+        except (ImportError, ValueError) as exc:
+            print(f"{preset:<16} skipped: {exc}", flush=True)
+            return
+        print(f"{preset:<16} wrote {args.size} random models in {time.perf_counter() - t0:.1f} s", flush=True)
+    report = inspect_models(config)
+    if not report.ok:
+        print(f"{preset:<16} skipped: " + "; ".join(str(p) for p in report.problems), flush=True)
+        return
 
-        def run(batch: int, steps: int, cond=cond, pipe=pipe, control=control) -> tuple[float, list[float]]:  # noqa: ANN001
-            stamps: list[float] = []
-            gens = [torch.Generator().manual_seed(k) for k in range(batch)]
-            t0 = time.perf_counter()
-            pipe(
-                control_images=[control] * batch, conditioning=cond, generators=gens, height=128, width=128,
-                num_inference_steps=steps, guidance_scale=5.0,
-                step_callback=lambda i, n: stamps.append(time.perf_counter()),
-            )  # fmt: skip
-            total = time.perf_counter() - t0
-            return total, [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    photo = Image.open(ROOT / "gpu_worker" / "assets" / "samples" / "bussiness_woman_donna_i_01.png").convert("RGB")
+    long_side = max(config.long_side, 320)  # the product photo; tiny runs generate at 64 px but detect needs more
+    photo = photo.resize((round(photo.width * long_side / photo.height), long_side), Image.Resampling.LANCZOS)
+    source = detect(photo)
+    # 6 poses: 4 refine + 2 generate on the ControlNet path (--poses N: the first N, e.g. for a quick check)
+    poses = list(load_pose_set("editorial").poses)[: args.poses]
+    targets = [retarget(source, p) for p in poses]
+    cuda = args.device.startswith("cuda")
 
-        run(1, 2)  # warm-up
-        # Best of 3: this box's 2 cores are shared, and the minimum is the least disturbed run.
-        b1 = [run(1, 8) for _ in range(3)]
-        b6 = [run(6, 8) for _ in range(3)]
-        steps_b1 = min(b1)[1]
-        steps_b6 = min(b6)[1]
-        singles = 6 * min(b1)[0]  # six identical single-pose calls
-        batched = min(b6)[0]
-        print(f"{family:<8}{1000 * _median(steps_b1):>18.1f}{1000 * _median(steps_b6):>18.1f}"
-              f"{singles:>12.2f}{batched:>9.2f}{batched / singles:>7.2f}")  # fmt: skip
+    def backend(**overrides: object):  # noqa: ANN202
+        cfg = config.with_overrides(**overrides)
+        return EditBackend(cfg) if cfg.is_edit else DiffusionBackend(cfg)
+
+    def timed(be) -> float:  # noqa: ANN001
+        be.render(photo, source, targets[:2], seed=0, poses=poses[:2])  # warm-up (loads; compiles)
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        best = float("inf")
+        for _ in range(args.repeat):  # best of N: the least disturbed run
+            t = time.perf_counter()
+            be.render(photo, source, targets, seed=1, poses=poses)
+            if cuda:
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    rows = [("eager, batch 6", {}), ("eager, 6 x batch 1", {"max_batch": 1})]
+    if args.compile:
+        rows.append(("compiled, batch 6", {"compile": True}))
+    for label, overrides in rows:
+        s = timed(backend(**overrides))
+        peak = f"{torch.cuda.max_memory_allocated() / 2**30:.1f}" if cuda else f"{_rss_gib():.1f} (RSS)"
+        print(f"{preset:<16}{label:<20}{config.num_steps:>6}{s:>12.2f}{s / len(targets):>10.2f}{peak:>14}",
+              flush=True)  # fmt: skip
+        clear_cache()
+        if cuda:
+            torch.cuda.empty_cache()
+
+
+def _rss_gib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 def sd15_cpu(batch_ratio: bool) -> None:
@@ -159,95 +200,43 @@ def sd15_cpu(batch_ratio: bool) -> None:
         print(f"batch 6: {six:.1f} s vs 6 x batch 1: {single:.1f} s -> ratio {six / single:.2f}")
 
 
-def cuda_table() -> None:
-    """images/s and peak memory at 768x1024 for 4/8/20 steps, SD1.5 and SDXL sizes, eager vs compiled (batch 6)."""
-    from tests.gpu_worker.generate.conftest import write_tiny_clip_tokenizer
-
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    tok_dir = Path(tempfile.mkdtemp(prefix="bench-tok-"))
-    vocab = write_tiny_clip_tokenizer(tok_dir)
-    print(f"\n## CUDA: {torch.cuda.get_device_name()} {dtype}, 768x1024, batch 6 (one product), CFG on")
-    print(f"{'family':<7}{'compile':<9}{'steps':>6}{'s/product':>11}{'img/s':>8}{'peak GiB':>10}")
-    for family in ("sd15", "sdxl"):
-        _cuda_family(family, tok_dir, vocab, dtype)
-        torch.cuda.empty_cache()
-
-
-def _cuda_family(family: str, tok_dir: Path, vocab: int, dtype: torch.dtype) -> None:
-    from diffusers import AutoencoderKL, ControlNetModel, EulerDiscreteScheduler, UNet2DConditionModel
-    from PIL import Image
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    from gpu_worker.generate.pipelines.pose_controlnet_sd import PoseControlNetPipeline
-    from gpu_worker.generate.pipelines.pose_controlnet_sdxl import PoseControlNetXLPipeline
-    from tests.gpu_worker.generate.conftest import tiny_tokenizer
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(**(SD15_UNET if family == "sd15" else SDXL_UNET))
-    common = dict(
-        vae=AutoencoderKL(**VAE), unet=unet, controlnet=ControlNetModel.from_unet(unet),
-        scheduler=EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
-        tokenizer=tiny_tokenizer(tok_dir), feature_extractor=None, image_encoder=None,
-    )  # fmt: skip
-    te = dict(vocab_size=vocab, max_position_embeddings=77, bos_token_id=vocab - 2, eos_token_id=vocab - 1)
-    if family == "sd15":
-        text = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                                            num_attention_heads=12, **te))  # fmt: skip
-        pipe = PoseControlNetPipeline(**common, text_encoder=text, safety_checker=None,
-                                      requires_safety_checker=False)  # fmt: skip
-    else:
-        te1 = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                                           num_attention_heads=12, **te))  # fmt: skip
-        te2 = CLIPTextModelWithProjection(CLIPTextConfig(hidden_size=1280, intermediate_size=5120,
-                                                         num_hidden_layers=32, num_attention_heads=20,
-                                                         projection_dim=1280, **te))  # fmt: skip
-        pipe = PoseControlNetXLPipeline(**common, text_encoder=te1, text_encoder_2=te2,
-                                        tokenizer_2=tiny_tokenizer(tok_dir, pad_token="!"),
-                                        add_watermarker=False)  # fmt: skip
-    pipe.to("cuda", dtype)
-    for module in (pipe.unet, pipe.controlnet, pipe.vae):
-        module.to(memory_format=torch.channels_last)
-    cond = pipe.encode_conditioning("a photo", "blurry", ip_adapter_image=None, guidance_scale=5.0)
-    controls = [Image.new("RGB", (768, 1024))] * 6
-    for compiled in (False, True):
-        if compiled:
-            pipe.unet.compile(mode="max-autotune-no-cudagraphs")
-            pipe.controlnet.compile(mode="max-autotune-no-cudagraphs")
-        for steps in (4, 8, 20):
-            def go(steps: int = steps, pipe=pipe, controls=controls, cond=cond) -> None:  # noqa: ANN001
-                gens = [torch.Generator().manual_seed(k) for k in range(6)]
-                pipe(control_images=controls, conditioning=cond, generators=gens, height=1024, width=768,
-                     num_inference_steps=steps, guidance_scale=5.0)  # fmt: skip
-
-            go(2)  # warm-up (and compilation)
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            t = time.perf_counter()
-            go()
-            torch.cuda.synchronize()
-            s = time.perf_counter() - t
-            peak = torch.cuda.max_memory_allocated() / 2**30
-            print(f"{family:<7}{str(compiled):<9}{steps:>6}{s:>11.2f}{6 / s:>8.2f}{peak:>10.1f}", flush=True)
-
-
 def _median(xs: list[float]) -> float:
     xs = sorted(xs)
     return xs[len(xs) // 2] if xs else float("nan")
 
 
-def main() -> None:
+PRESETS = ("sd15", "sdxl", "flux2-klein", "qwen-image-edit")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-sd15", action="store_true", help="skip the SD1.5-sized CPU step")
-    parser.add_argument("--sd15-batch", action="store_true", help="also batch 6 vs 6 x batch 1 at SD1.5 size")
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, CUDA {'yes' if torch.cuda.is_available() else 'no'}")
-    flops_table()
-    tiny_pipeline()
-    if not args.skip_sd15:
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu | cuda[:N]")
+    parser.add_argument("--size", choices=("tiny", "full"), default=None,
+                        help="random models: tiny (64 px, 2 steps; default on CPU) or full-size (default on CUDA; "
+                             "SD1.5/SDXL only, edit presets need --models-dir)")  # fmt: skip
+    parser.add_argument("--models-dir", default="", help="bench the models `pose-studio models fetch` put here")
+    parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets")
+    parser.add_argument("--steps", type=int, default=0, help="denoising steps (default: the preset's; tiny: 2)")
+    parser.add_argument("--poses", type=int, default=6, help="poses per product (the editorial set has 6)")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs per row (the best is printed)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="add a torch.compile row (default on CUDA)")  # fmt: skip
+    parser.add_argument("--cost-model", action="store_true", help="also FLOPs and the SD1.5-sized CPU step")
+    parser.add_argument("--sd15-batch", action="store_true", help="with --cost-model: batch 6 vs 6 x 1 at SD1.5 size")
+    args = parser.parse_args(argv)
+    cuda = args.device.startswith("cuda")
+    args.size = args.size or ("full" if cuda else "tiny")
+    args.compile = cuda if args.compile is None else args.compile
+    name = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}; {name}; {args.size} models; one product = {args.poses} poses (editorial set)")
+    if args.cost_model:
+        flops_table()
         sd15_cpu(args.sd15_batch)
-    if torch.cuda.is_available():
-        cuda_table()
+    print(f"\n{'preset':<16}{'run':<20}{'steps':>6}{'s/product':>12}{'s/image':>10}{'peak GiB':>14}")
+    with tempfile.TemporaryDirectory(prefix="bench-diffusion-") as tmp:
+        for preset in [p for p in args.presets.split(",") if p]:
+            preset_bench(preset, args, Path(tmp))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

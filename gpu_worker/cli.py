@@ -175,8 +175,9 @@ Exit codes:
 @click.option("--poses", "pose_ids", default=None, help="Only these poses of the set, comma-separated ids.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder: <image stem>/<pose id>.png, contact sheets and report.json.")
-@click.option("--backend", type=click.Choice(["warp", "diffusion"]), default="warp", show_default=True,
-              help="warp: CPU cut-out warp, no weights; diffusion: pose ControlNet (needs the gpu extra and models).")
+@click.option("--backend", type=click.Choice(["warp", "diffusion", "edit"]), default="warp", show_default=True,
+              help="warp: CPU cut-out warp, no weights; diffusion: pose ControlNet; edit: reference-editing model "
+                   "(FLUX.2 klein / Qwen-Image-Edit; diffusion and edit need the gpu extra and models).")
 @click.option("--max-size", type=click.IntRange(64, 8192), default=2048, show_default=True,
               help="Long side of the working image (and of the outputs), pixels.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (diffusion).")

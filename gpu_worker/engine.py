@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -23,7 +24,11 @@ from gpu_worker.pose.image_io import ImageSource, load_image
 from gpu_worker.pose.library import Pose, PoseSet
 from gpu_worker.pose.skeleton import Skeleton, check_plausible
 
-BACKEND_NAMES = ("warp", "diffusion")
+BACKEND_NAMES = ("warp", "diffusion", "edit")
+# How many times a stochastic backend (one with `stochastic = True`: diffusion) may render a pose in all, a new
+# seed each time, before the output is reported failed. Deterministic backends (warp) render once.
+MAX_ATTEMPTS_ENV = "POSE_STUDIO_MAX_ATTEMPTS"
+DEFAULT_MAX_ATTEMPTS = 3
 
 
 class BackendUnavailable(PoseStudioError):
@@ -38,6 +43,7 @@ class PoseOutput:
     quality: Verdict
     # this pose's share of the backend's batch time plus its own quality check
     seconds: float
+    attempts: int = 1  # renders this output took (a failed output of a stochastic backend is re-rendered)
 
     @property
     def passed(self) -> bool:
@@ -66,7 +72,7 @@ class ReposeResult:
 
 @lru_cache(maxsize=4)
 def get_backend(name: str) -> Backend:
-    """The backend called `name` ("warp" or "diffusion"), created once per process.
+    """The backend called `name` ("warp", "diffusion" or "edit"), created once per process.
 
     The diffusion backend is imported only here, so that nothing else ever loads torch; a missing gpu extra is a
     clear BackendUnavailable instead of an ImportError from deep inside.
@@ -75,15 +81,20 @@ def get_backend(name: str) -> Backend:
         from gpu_worker.generate.warp import WarpBackend
 
         return WarpBackend()
-    if name == "diffusion":
+    if name in ("diffusion", "edit"):
         missing = [m for m in ("torch", "diffusers") if importlib.util.find_spec(m) is None]
         if missing:
             raise BackendUnavailable(
-                f"the diffusion backend needs the gpu extra ({', '.join(missing)} not installed); "
+                f"the {name} backend needs the gpu extra ({', '.join(missing)} not installed); "
                 "install it with: pip install 'pose-studio[gpu]', or use --backend warp"
             )
-        module = importlib.import_module("gpu_worker.generate.diffusion")
-        return module.get_backend()
+        from gpu_worker.generate.model_config import ConfigError
+
+        module = importlib.import_module(f"gpu_worker.generate.{name}")
+        try:
+            return module.get_backend()
+        except ConfigError as exc:  # e.g. an edit preset for --backend diffusion, or the other way round
+            raise BackendUnavailable(str(exc)) from exc
     raise BackendUnavailable(f"unknown backend '{name}'; choose one of: {', '.join(BACKEND_NAMES)}")
 
 
@@ -104,11 +115,15 @@ def repose(
     max_size: int = 2048,
     source_skeleton: Skeleton | None = None,
     progress: ProgressCallback | None = None,
+    max_attempts: int | None = None,
 ) -> ReposeResult:
     """Re-pose the person in `photo` into the poses of `pose_set` (or only `poses`, by id).
 
     `source_skeleton` replaces detection (a merchant-placed skeleton for a mascot the detector cannot see); it may
     be in any frame of the same aspect and is scaled to the normalised photo.
+
+    `max_attempts` (default: $POSE_STUDIO_MAX_ATTEMPTS, else 3) bounds the renders per pose of a stochastic
+    backend: an output that fails its check is rendered again with a new seed, and reported failed after that.
 
     Raises InputRejected subclasses for an unusable photo (BadImage, ImageTooLarge, NoPersonDetected,
     ImplausibleSkeleton), PoseLibraryError for an unknown pose id, BackendUnavailable for an unknown backend.
@@ -178,12 +193,11 @@ def repose(
     t0 = time.perf_counter()
     all_targets = set_targets(source, pose_set)
     timings["check"] += time.perf_counter() - t0
-    for k, (p, target, r) in enumerate(zip(todo, targets, rendered, strict=True)):
-        report(0.8 + 0.2 * k / max(1, len(todo)), f"checking {p.id}")
-        t0 = time.perf_counter()
-        # judged against the retargeted target, never the backend's own idea of it: `pose-studio check` must reach
-        # the same verdict from the images alone (a figure the backend moved to keep it in frame fails honestly)
-        quality = judge(
+
+    # judged against the retargeted target, never the backend's own idea of it: `pose-studio check` must reach the
+    # same verdict from the images alone (a figure the backend moved to keep it in frame fails honestly)
+    def verdict(p: Pose, target: Skeleton, r: Rendered) -> Verdict:
+        return judge(
             r.image,
             image,
             target,
@@ -192,10 +206,54 @@ def repose(
             backend=be.name,
             report=BackendReport(r.uncovered_fraction, r.foldover_fraction),
         )
+
+    for k, (p, target, r) in enumerate(zip(todo, targets, rendered, strict=True)):
+        report(0.8 + 0.2 * k / max(1, len(todo)), f"checking {p.id}")
+        t0 = time.perf_counter()
+        quality = verdict(p, target, r)
         dt = time.perf_counter() - t0
         timings["check"] += dt
         outputs.append(PoseOutput(pose=p, target=target, rendered=r, quality=quality, seconds=share + dt))
+    attempts = _max_attempts(max_attempts) if getattr(be, "stochastic", False) else 1
+    _retry_failed(be, image, source, outputs, seed, attempts, timings, verdict)
     report(1.0, "done")
     return ReposeResult(
         image=image, source=source, outputs=outputs, skipped=skipped, backend=be.name, timings=timings
     )
+
+
+def _max_attempts(given: int | None) -> int:
+    if given is None:
+        raw = os.environ.get(MAX_ATTEMPTS_ENV, "").strip()
+        try:
+            given = int(raw) if raw else DEFAULT_MAX_ATTEMPTS
+        except ValueError as exc:
+            raise PoseStudioError(f"{MAX_ATTEMPTS_ENV} must be a whole number >= 1, got {raw!r}") from exc
+    if given < 1:
+        raise PoseStudioError(f"max attempts must be >= 1, got {given}")
+    return given
+
+
+def _retry_failed(
+    be: Backend, image: Image.Image, source: Skeleton, outputs: list[PoseOutput], seed: int, attempts: int,
+    timings: dict[str, float], verdict: Callable[[Pose, Skeleton, Rendered], Verdict],
+) -> None:
+    """Re-render (new seed per attempt, all failed poses in one batch) and re-check the failed outputs in place;
+    `timings["retry"]` appears only when something was re-rendered."""
+    for attempt in range(1, attempts):
+        failed = [k for k, o in enumerate(outputs) if not o.passed]
+        if not failed:
+            return
+        t0 = time.perf_counter()
+        again = be.render(
+            image, source, [outputs[k].target for k in failed], seed=seed + attempt,
+            poses=[outputs[k].pose for k in failed],
+        )  # fmt: skip
+        share = (time.perf_counter() - t0) / len(failed)
+        for k, r in zip(failed, again, strict=True):
+            old = outputs[k]
+            t1 = time.perf_counter()
+            quality = verdict(old.pose, old.target, r)
+            seconds = old.seconds + share + time.perf_counter() - t1
+            outputs[k] = PoseOutput(old.pose, old.target, r, quality, seconds, attempts=attempt + 1)
+        timings["retry"] = timings.get("retry", 0.0) + time.perf_counter() - t0

@@ -8,6 +8,12 @@ Per pose, one of two modes (`Mode`):
 - `generate`: from noise under the same conditioning, for poses the warp cannot render (`Pose.backends`
   without "warp").
 
+Both run diffusers' own ControlNet pipelines (`pipelines/run.py`). The IP-Adapter sees the whole person,
+square-padded (and a face crop with a face adapter: `references.py`). Generation sizes snap to a few aspect buckets
+(`generation_size`), the output frame letterboxed into the bucket and cropped back (`Letterbox`), so a compiled model
+meets a few shapes only. A `generate` output reports `uncovered_fraction = 0.0` (nothing was copied, so nothing is
+uncovered; the gate judges its pixels).
+
 Speed: the text and image-prompt embeddings are computed once per photo; all poses of a mode go through one
 batched denoising call (batch = poses), each with its own torch.Generator seeded from (job seed, pose id), so
 an image does not depend on how it was batched. A CUDA out-of-memory error halves the batch and retries; the
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +36,8 @@ from PIL import Image
 from gpu_worker.errors import PoseStudioError
 from gpu_worker.generate.base import ProgressCallback, Rendered
 from gpu_worker.generate.compositing import composite_exact
-from gpu_worker.generate.model_config import DiffusionConfig, Mode
+from gpu_worker.generate.model_config import ConfigError, DiffusionConfig, Mode
+from gpu_worker.generate.references import border_colour, ip_adapter_images
 
 if TYPE_CHECKING:
     from gpu_worker.generate.base import Backend
@@ -53,15 +61,52 @@ def item_seed(seed: int, pose_id: str) -> int:
     return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
+# Width / height ratios the generation size snaps to. A compiled UNet / ControlNet specialises on tensor shapes, so
+# one size per photo aspect would recompile for nearly every product; with buckets a worker compiles at most
+# len(ASPECT_BUCKETS) sizes (× batch sizes) and then reuses them. The figure keeps its exact aspect: it is
+# letterboxed into the bucket (`Letterbox`) and cropped back out afterwards.
+ASPECT_BUCKETS = (9 / 16, 2 / 3, 3 / 4, 4 / 5, 1.0, 5 / 4, 4 / 3, 3 / 2, 16 / 9)
+
+
 def generation_size(width: int, height: int, long_side: int, multiple: int) -> tuple[int, int]:
-    """The generation size for a `width` × `height` output: same aspect, long side ≈ `long_side`, both sides
-    multiples of `multiple` (VAE × UNet down-sampling)."""
-    scale = long_side / max(width, height)
+    """The generation size for a `width` × `height` output: the aspect bucket nearest to it (log ratio), long
+    side ≈ `long_side`, both sides multiples of `multiple` (VAE × UNet down-sampling)."""
+    aspect = width / height
+    bucket = min(ASPECT_BUCKETS, key=lambda a: abs(math.log(a / aspect)))
 
     def snap(v: float) -> int:
-        return max(multiple, int(round(v * scale / multiple)) * multiple)
+        return max(multiple, int(round(v / multiple)) * multiple)
 
-    return snap(width), snap(height)
+    if bucket >= 1.0:
+        return snap(long_side), snap(long_side / bucket)
+    return snap(long_side * bucket), snap(long_side)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where an output frame sits, aspect kept, inside a generation bucket: scale, then offset (centred)."""
+
+    out_size: tuple[int, int]
+    gen_size: tuple[int, int]
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        (ow, oh), (gw, gh) = self.out_size, self.gen_size
+        s = min(gw / ow, gh / oh)
+        cw, ch = max(1, round(ow * s)), max(1, round(oh * s))
+        x0, y0 = (gw - cw) // 2, (gh - ch) // 2
+        return x0, y0, x0 + cw, y0 + ch
+
+    def pad(self, image: Image.Image, fill: tuple[int, ...]) -> Image.Image:
+        """`image` (any size of the output's aspect) scaled into the box on a `fill` canvas of the bucket."""
+        x0, y0, x1, y1 = self.box
+        canvas = Image.new("RGB", self.gen_size, fill)
+        canvas.paste(image.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS), (x0, y0))
+        return canvas
+
+    def crop(self, image: Image.Image) -> Image.Image:
+        """The output frame back out of a generated bucket-size image, at the output size."""
+        return image.crop(self.box).resize(self.out_size, Image.Resampling.LANCZOS)
 
 
 @dataclass
@@ -73,15 +118,22 @@ class _Item:
     seed: int
     control: Image.Image
     warped: Rendered | None = None
+    init: Image.Image | None = None  # the warped image letterboxed into the generation size (refine)
 
 
 class DiffusionBackend:
     """`Backend` that re-poses with a pose ControlNet. Construct freely (nothing loads until `render`)."""
 
     name = "diffusion"
+    stochastic = True  # another seed gives another image: the engine re-renders failed outputs
 
     def __init__(self, config: DiffusionConfig | None = None, *, warp: Backend | None = None) -> None:
         self.config = config if config is not None else DiffusionConfig.from_env()
+        if self.config.is_edit:
+            raise ConfigError(
+                f"preset {self.config.preset!r} is a reference-editing model: use --backend edit "
+                "(--backend diffusion needs POSE_STUDIO_DIFFUSION_PRESET=sdxl or sd15)"
+            )
         self._warp = warp
         self.max_batch = self.config.max_batch  # lowered for good after a CUDA OOM
         self._lock = threading.Lock()  # the pipeline's scheduler holds per-call state
@@ -153,14 +205,18 @@ class DiffusionBackend:
         # 2. plan: mode, seed and control image per pose
         out_w, out_h = targets[0].width, targets[0].height
         gw, gh = generation_size(out_w, out_h, cfg.long_side, models.pixel_multiple)
+        box = Letterbox((out_w, out_h), (gw, gh))
+        x0, y0, x1, y1 = box.box
         line = cfg.line_width or line_width_for(gw, gh)
         items: list[_Item] = []
         for k, target in enumerate(targets):
             pose = poses[k] if poses is not None else None
             pose_id = str(getattr(pose, "id", k)) if pose is not None else str(k)
-            control = render_openpose(
-                target.scaled_to(gw, gh), width=gw, height=gh, stick_width=line, joint_radius=line
-            )
+            figure = render_openpose(
+                target.scaled_to(x1 - x0, y1 - y0), width=x1 - x0, height=y1 - y0, stick_width=line,
+                joint_radius=line,
+            )  # fmt: skip
+            control = box.pad(figure, (0, 0, 0))  # OpenPose's black background
             items.append(_Item(k, target, pose_id, self.mode_for(pose), item_seed(seed, pose_id), control))
 
         # 3. warp the poses to refine (their starting images and exact garment pixels)
@@ -175,14 +231,16 @@ class DiffusionBackend:
             )
             for it, r in zip(refine, warped, strict=True):
                 it.warped = r
+                it.init = box.pad(r.image, border_colour(r.image))
         report(_P_LOAD + _P_WARP, "warp done")
 
         # 4. text + image-prompt embeddings, once for the photo
         pipe = models.pipeline
+        ip_images = ip_adapter_images(photo, source, face=models.has_face_adapter) if models.has_ip_adapter else None
         cond = pipe.encode_conditioning(
             cfg.prompt,
             cfg.negative_prompt,
-            ip_adapter_image=photo if models.has_ip_adapter else None,
+            ip_adapter_image=ip_images,
             guidance_scale=cfg.guidance,
         )
         start = _P_LOAD + _P_WARP + _P_ENCODE
@@ -218,17 +276,24 @@ class DiffusionBackend:
                 "backend": self.name, "mode": it.mode.value, "pose_id": it.pose_id, "seed": it.seed,
                 "steps": units[it.mode], "batch_size": batch_size, "generation_size": (gw, gh),
                 "family": models.family.value, "control_image": it.control,
+                "generated": image,  # the denoiser's own output, at generation size, before any compositing
+                "ip_adapter_image": ip_images,  # what the IP-Adapter(s) saw, one image per adapter
             }  # fmt: skip
+            out = box.crop(image)
             if it.warped is not None:
                 w = it.warped
-                final = composite_exact(image, w.image, w.exact_mask, feather=cfg.feather)
+                final = composite_exact(out, w.image, w.exact_mask, feather=cfg.feather)
                 extras["warp_foldover_fraction"] = w.foldover_fraction
                 extras["warp_image"] = w.image
+                extras["init_image"] = it.init
                 # The denoiser redraws folds, so the warp's fold-over measure no longer describes the output.
+                # What the warp had to invent it still had to invent: its uncovered share stands.
                 rendered.append(Rendered(final, w.exact_mask, w.uncovered_fraction, 0.0, extras))
             else:
-                final = image.resize((it.target.width, it.target.height), Image.Resampling.LANCZOS)
-                rendered.append(Rendered(final, None, 1.0, 0.0, extras))
+                # Generated from noise: nothing was copied, so nothing is "uncovered" either. The gate judges
+                # these from the pixels (pose, figure, colours); the backend reports no measure it does not have.
+                extras["uncovered_fraction"] = "not applicable (generated from noise)"
+                rendered.append(Rendered(out, None, 0.0, 0.0, extras))
         report(1.0, "diffusion done")
         return rendered
 
@@ -260,7 +325,7 @@ class DiffusionBackend:
                     )
                 images = models.pipeline(
                     control_images=[it.control for it in chunk],
-                    init_images=[it.warped.image for it in chunk] if mode is Mode.REFINE else None,  # type: ignore[union-attr]
+                    init_images=[it.init for it in chunk] if mode is Mode.REFINE else None,  # type: ignore[misc]
                     conditioning=cond,
                     generators=generators,
                     height=gh,

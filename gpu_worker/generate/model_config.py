@@ -28,6 +28,8 @@ class Family(StrEnum):
 
     SD15 = "sd15"
     SDXL = "sdxl"
+    FLUX2_KLEIN = "flux2-klein"  # reference editing (`--backend edit`)
+    QWEN_IMAGE_EDIT = "qwen-image-edit"
 
 
 class Mode(StrEnum):
@@ -38,7 +40,10 @@ class Mode(StrEnum):
     GENERATE = "generate"
 
 
-COMPONENTS = ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "lora")
+# The diffusers pipeline class of each reference-editing family (model_index.json's _class_name).
+EDIT_PIPELINES = {Family.FLUX2_KLEIN: "Flux2KleinPipeline", Family.QWEN_IMAGE_EDIT: "QwenImageEditPlusPipeline"}
+
+COMPONENTS = ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "ip_adapter_face", "lora")
 SCHEDULERS = ("default", "euler", "euler_a", "unipc", "dpmpp_2m", "ddim", "lcm", "tcd")
 
 
@@ -54,6 +59,10 @@ class Preset:
     guidance_scale: float
     resolution: int
     few_step_lora: str  # what `--few-step` fetches; used only when POSE_STUDIO_DIFFUSION_LORA names it
+    # "controlnet": pose ControlNet + IP-Adapter (`--backend diffusion`); "edit": an instruction/reference editing
+    # pipeline (`--backend edit`) whose diffusers class is `pipeline`, the base folder holds every component.
+    kind: str = "controlnet"
+    pipeline: str = ""
 
 
 PRESETS: dict[str, Preset] = {
@@ -78,7 +87,17 @@ PRESETS: dict[str, Preset] = {
         resolution=768,
         few_step_lora="latent-consistency/lcm-lora-sdv1-5/pytorch_lora_weights.safetensors",
     ),
-}
+    # FLUX.2 [klein] 4B: Apache-2.0, step-distilled (4 steps, no CFG), multi-reference editing.
+    "flux2-klein": Preset(
+        base="black-forest-labs/FLUX.2-klein-4B", controlnet="", ip_adapter="", image_encoder="", steps=4,
+        guidance_scale=1.0, resolution=1024, few_step_lora="", kind="edit", pipeline="Flux2KleinPipeline",
+    ),
+    # Qwen-Image-Edit-2511: Apache-2.0, multi-image input; 40 steps with true CFG 4.0 (its card).
+    "qwen-image-edit": Preset(
+        base="Qwen/Qwen-Image-Edit-2511", controlnet="", ip_adapter="", image_encoder="", steps=40,
+        guidance_scale=4.0, resolution=1024, few_step_lora="", kind="edit", pipeline="QwenImageEditPlusPipeline",
+    ),
+}  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -134,6 +153,10 @@ class DiffusionConfig:
     ip_adapter: str = ""  # "none" disables the image prompt
     image_encoder: str = ""
     ip_adapter_scale: float = 0.6
+    # optional second IP-Adapter fed a face crop (e.g. h94/IP-Adapter/models/ip-adapter-full-face_sd15.safetensors);
+    # it must use the same image encoder as ip_adapter
+    ip_adapter_face: str = ""
+    ip_adapter_face_scale: float = 0.4
     lora: str = ""  # few-step LoRA weight file (fused at load); pair it with scheduler lcm / tcd
     lora_scale: float = 1.0
     scheduler: str = "default"
@@ -155,6 +178,13 @@ class DiffusionConfig:
         "deformed, extra limbs, extra fingers, missing limbs, blurry, low quality, watermark, text, cropped"
     )
     mode: Mode = Mode.AUTO
+    # --backend edit: what the editing model is asked (the product photo is reference 1, the target skeleton 2)
+    edit_instruction: str = (
+        "Picture 1 is a product photo. Picture 2 is an OpenPose skeleton. Show the same person, wearing exactly the "
+        "same garment, with the same face, hair, lighting and background as in picture 1, in the body pose of the "
+        "skeleton in picture 2. Full body, photorealistic; do not draw the skeleton."
+    )
+    max_sequence_length: int = 512  # text tokens of the editing model's prompt
     feather: int = 6  # px (output size) of the blend band outside the exact garment pixels
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: str = "auto"  # auto (bf16 on CUDA when supported, else fp16; fp32 on CPU) | bf16 | fp16 | fp32
@@ -218,9 +248,14 @@ class DiffusionConfig:
             text = getattr(self.preset_values, component)
         if text == "" or text.lower() == "none":
             return None
-        if component == "image_encoder" and self.ref("ip_adapter") is None:
+        if component in ("image_encoder", "ip_adapter_face") and self.ref("ip_adapter") is None:
             return None
         return resolve_ref(text, self.models_path)
+
+    @property
+    def is_edit(self) -> bool:
+        """The preset is a reference-editing model (`--backend edit`), not a pose ControlNet set."""
+        return self.preset_values.kind == "edit"
 
     @property
     def num_steps(self) -> int:

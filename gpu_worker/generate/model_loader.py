@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -23,7 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gpu_worker.errors import PoseStudioError
-from gpu_worker.generate.model_config import ENV_PREFIX, PRESETS, DiffusionConfig, Family, ModelRef
+from gpu_worker.generate.model_config import (
+    EDIT_PIPELINES,
+    ENV_PREFIX,
+    PRESETS,
+    DiffusionConfig,
+    Family,
+    ModelRef,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +41,7 @@ log = logging.getLogger(__name__)
 WEIGHT_STEMS = {"model": "model", "diffusers": "diffusion_pytorch_model"}
 COMPONENT_ENV = {
     "base": "BASE", "controlnet": "CONTROLNET", "vae": "VAE", "ip_adapter": "IP_ADAPTER",
-    "image_encoder": "IMAGE_ENCODER", "lora": "LORA",
+    "image_encoder": "IMAGE_ENCODER", "ip_adapter_face": "IP_ADAPTER_FACE", "lora": "LORA",
 }  # fmt: skip
 
 
@@ -152,8 +160,58 @@ def detect_family(model_index: dict[str, Any], unet_cfg: dict[str, Any] | None) 
     return Family.SD15
 
 
+def inspect_edit_models(config: DiffusionConfig) -> ModelReport:
+    """`inspect_models` for a reference-editing preset: one diffusers folder whose model_index.json names the
+    preset's pipeline, and every model component in it with its config and weights."""
+    report = ModelReport()
+    base = config.ref("base")
+    assert base is not None
+    fix = _fix_for(config, "base", base)
+    want = config.preset_values.pipeline
+    index = _read_json(base.path / "model_index.json")
+    if index is None:
+        what = "does not exist" if not base.path.exists() else "has no model_index.json (not a diffusers checkpoint)"
+        report.problems.append(Problem("base", f"{base.path} {what}", fix))
+        return report
+    if index.get("_class_name") != want:
+        report.problems.append(
+            Problem("base", f"{base.path} holds a {index.get('_class_name')}, preset {config.preset} needs a {want}",
+                    f"point {ENV_PREFIX}BASE at a {want} checkpoint or pick its preset")
+        )  # fmt: skip
+        return report
+    report.family = next(f for f, cls in EDIT_PIPELINES.items() if cls == want)
+    if report.family is Family.QWEN_IMAGE_EDIT and importlib.util.find_spec("torchvision") is None:
+        report.problems.append(Problem(
+            "base/processor", "transformers' Qwen2-VL processor needs torchvision, which is not installed",
+            "install the torchvision build that matches your torch (pip install torchvision==<matching version>)",
+        ))  # fmt: skip
+    for name, spec in sorted(index.items()):
+        if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        folder = base.path / name
+        if any(k in str(spec[1]) for k in ("Tokenizer", "Processor", "Scheduler")):
+            if folder.is_dir():
+                report.found.append((f"base/{name}", str(folder)))
+            else:
+                report.problems.append(Problem(f"base/{name}", f"folder {folder} does not exist", fix))
+            continue
+        stem = WEIGHT_STEMS["diffusers" if spec[0] == "diffusers" else "model"]
+        cfg = _model_folder(report, f"base/{name}", folder, stem, fix)
+        if name == "vae" and cfg is not None:
+            # ×2 latent packing on top of the VAE's own down-sampling (Qwen's VAE: one ×2 per temporal entry)
+            levels = len(cfg["temperal_downsample"]) if "temperal_downsample" in cfg else (
+                len(cfg.get("block_out_channels", [0])) - 1)  # fmt: skip
+            report.pixel_multiple = max(16, 2 * 2**levels)
+    lora = config.ref("lora")
+    if lora is not None and not lora.path.is_file():
+        report.problems.append(Problem("lora", f"{lora.path} does not exist", _fix_for(config, "lora", lora)))
+    return report
+
+
 def inspect_models(config: DiffusionConfig) -> ModelReport:
     """Check every configured component without loading weights (what `pose-studio models check` prints)."""
+    if config.is_edit:
+        return inspect_edit_models(config)
     report = ModelReport()
 
     # Base checkpoint: model_index.json, then each sub-model.
@@ -246,6 +304,15 @@ def inspect_models(config: DiffusionConfig) -> ModelReport:
     ip = config.ref("ip_adapter")
     if ip is not None:
         _inspect_ip_adapter(config, report, ip, unet_cfg)
+    face = config.ref("ip_adapter_face")
+    if face is not None:
+        if face.path.is_file():
+            report.found.append(("ip_adapter_face", str(face.path)))
+        else:
+            report.problems.append(
+                Problem("ip_adapter_face", f"weight file {face.path} does not exist",
+                        _fix_for(config, "ip_adapter_face", face))
+            )  # fmt: skip
 
     lora = config.ref("lora")
     if lora is not None:
@@ -329,12 +396,13 @@ def _inspect_ip_adapter(
 @dataclass
 class LoadedModels:
     family: Family
-    pipeline: Any  # PoseControlNetPipeline | PoseControlNetXLPipeline
+    pipeline: Any  # pipelines.run.PosePipelines (diffusers' stock ControlNet pipelines of the family)
     device: torch.device
     dtype: torch.dtype
     has_ip_adapter: bool
     pixel_multiple: int
     load_seconds: float
+    has_face_adapter: bool = False  # a second IP-Adapter that takes the face crop
 
 
 _CACHE: dict[tuple[object, ...], LoadedModels] = {}
@@ -398,6 +466,8 @@ def _load(config: DiffusionConfig) -> LoadedModels:
             f"the diffusion models are not ready ({len(report.problems)} problem(s)):\n{lines}",
             report.problems,
         )
+    if config.is_edit:
+        return _load_edit(config, report)
     started = time.perf_counter()
     import diffusers
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
@@ -497,22 +567,34 @@ def _load(config: DiffusionConfig) -> LoadedModels:
         components["image_encoder"] = None
         components["feature_extractor"] = None
 
+    from gpu_worker.generate.pipelines.run import PosePipelines
+
     if family is Family.SDXL:
-        from gpu_worker.generate.pipelines.pose_controlnet_sdxl import PoseControlNetXLPipeline
-
-        pipe = PoseControlNetXLPipeline(**components, requires_aesthetics_score=False, add_watermarker=False)
+        generate = diffusers.StableDiffusionXLControlNetPipeline(**components, add_watermarker=False)
+        refine = diffusers.StableDiffusionXLControlNetImg2ImgPipeline(
+            **generate.components, requires_aesthetics_score=False, add_watermarker=False
+        )
     else:
-        from gpu_worker.generate.pipelines.pose_controlnet_sd import PoseControlNetPipeline
+        extra = {"safety_checker": None, "requires_safety_checker": False}
+        generate = diffusers.StableDiffusionControlNetPipeline(**components, **extra)
+        refine = diffusers.StableDiffusionControlNetImg2ImgPipeline(
+            **{**generate.components, **extra}
+        )
+    pipe = generate  # adapters, LoRA and placement act on the shared components through it
+    for p in (generate, refine):
+        p.set_progress_bar_config(disable=True)
 
-        pipe = PoseControlNetPipeline(**components, safety_checker=None, requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
-
+    face = config.ref("ip_adapter_face")
     if ip is not None:
+        adapters = [ip] + ([face] if face is not None else [])
         _load_component(
-            "ip_adapter", ip.path, _fix_for(config, "ip_adapter", ip), pipe.load_ip_adapter,
-            str(ip.path.parent), subfolder="", weight_name=ip.path.name, image_encoder_folder=None, **common,
+            "ip_adapter" if face is None else "ip_adapter / ip_adapter_face", ip.path,
+            _fix_for(config, "ip_adapter", ip), pipe.load_ip_adapter,
+            [str(a.path.parent) for a in adapters], subfolder=[""] * len(adapters),
+            weight_name=[a.path.name for a in adapters], image_encoder_folder=None, **common,
         )  # fmt: skip
-        pipe.set_ip_adapter_scale(config.ip_adapter_scale)
+        scales = [config.ip_adapter_scale] + ([config.ip_adapter_face_scale] if face is not None else [])
+        pipe.set_ip_adapter_scale(scales if len(scales) > 1 else scales[0])
     lora = config.ref("lora")
     if lora is not None:
         _load_component(
@@ -524,7 +606,43 @@ def _load(config: DiffusionConfig) -> LoadedModels:
     _place(pipe, config, device, dtype)
     seconds = time.perf_counter() - started
     log.info("diffusion models loaded: %s on %s/%s in %.1f s", family.value, device, dtype, seconds)
-    return LoadedModels(family, pipe, device, dtype, ip is not None, report.pixel_multiple, seconds)
+    pipelines = PosePipelines(generate, refine, sdxl=family is Family.SDXL)
+    return LoadedModels(
+        family, pipelines, device, dtype, ip is not None, report.pixel_multiple, seconds,
+        has_face_adapter=ip is not None and face is not None,
+    )  # fmt: skip
+
+
+def _load_edit(config: DiffusionConfig, report: ModelReport) -> LoadedModels:
+    """A reference-editing pipeline: the stock diffusers class, every component from the one base folder."""
+    import diffusers
+
+    started = time.perf_counter()
+    device, dtype = resolve_device(config)
+    base = config.ref("base")
+    assert base is not None and report.family is not None
+    cls = getattr(diffusers, config.preset_values.pipeline)
+    pipe = _load_component(
+        "base", base.path, _fix_for(config, "base", base), cls.from_pretrained, base.path, torch_dtype=dtype,
+        local_files_only=True,
+    )  # fmt: skip
+    pipe.set_progress_bar_config(disable=True)
+    lora = config.ref("lora")
+    if lora is not None:
+        _load_component(
+            "lora", lora.path, "install `peft` (pip install peft) and check the LoRA matches the base model",
+            pipe.load_lora_weights, str(lora.path.parent), weight_name=lora.path.name, local_files_only=True,
+        )  # fmt: skip
+        pipe.fuse_lora(lora_scale=config.lora_scale)
+    if config.cpu_offload and device.type == "cuda":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if config.compile:
+        pipe.transformer.compile(mode=config.compile_mode)
+    seconds = time.perf_counter() - started
+    log.info("edit model loaded: %s on %s/%s in %.1f s", report.family.value, device, dtype, seconds)
+    return LoadedModels(report.family, pipe, device, dtype, False, report.pixel_multiple, seconds)
 
 
 def _swap_scheduler(scheduler: Any, name: str) -> Any:

@@ -1,4 +1,5 @@
-"""`pose-studio models check|fetch`: are the diffusion models there and do they fit together; download them.
+"""`pose-studio models check|fetch|fake`: are the diffusion models there and do they fit together; download
+them; or write tiny random stand-ins in the same layout (`fake`, for tests and CPU demos).
 
 `check` reads configs and safetensors headers only (seconds, no GPU) and exits 1 when anything is missing or
 mismatched, saying what and how to get it. `fetch` downloads the configured Hub references into
@@ -29,15 +30,23 @@ _DIFFUSERS_MODEL_FILES = ["config.json", "diffusion_pytorch_model.safetensors"]
 _TRANSFORMERS_MODEL_FILES = ["config.json", "model.safetensors"]
 
 
-def _patterns(component: str, ref: ModelRef) -> list[str]:
+# A reference-editing model (FLUX.2 klein, Qwen-Image-Edit) is one diffusers folder: every component's config,
+# weights (often sharded) and the tokenizer / processor files; not the single-file checkpoints at the repo root.
+_EDIT_BASE_FILES = [
+    "model_index.json", "scheduler/*", "tokenizer/*", "processor/*", "*/config.json", "*/*.safetensors",
+    "*/*.safetensors.index.json", "text_encoder/generation_config.json",
+]  # fmt: skip
+
+
+def _patterns(component: str, ref: ModelRef, edit: bool = False) -> list[str]:
     prefix = f"{ref.subpath}/" if ref.subpath else ""
     if component == "base":
-        files = _BASE_FILES
+        files = _EDIT_BASE_FILES if edit else _BASE_FILES
     elif component in ("controlnet", "vae"):
         files = _DIFFUSERS_MODEL_FILES
     elif component == "image_encoder":
         files = _TRANSFORMERS_MODEL_FILES
-    else:  # ip_adapter, lora: the reference names the file itself
+    else:  # ip_adapter, ip_adapter_face, lora: the reference names the file itself
         return [ref.subpath]
     return [prefix + f for f in files]
 
@@ -93,11 +102,11 @@ def fetch(preset: str | None, dest: Path | None, few_step: bool, timeout: float)
     """Download the configured Hub models into the models dir (only the files the loader reads)."""
     config = _config(preset, dest)
     wanted: dict[str, list[str]] = defaultdict(list)
-    for component in ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "lora"):
+    for component in ("base", "controlnet", "vae", "ip_adapter", "image_encoder", "ip_adapter_face", "lora"):
         ref = config.ref(component)
         if ref is not None and ref.repo_id is not None:
-            wanted[ref.repo_id] += _patterns(component, ref)
-    if few_step:
+            wanted[ref.repo_id] += _patterns(component, ref, edit=config.is_edit)
+    if few_step and config.preset_values.few_step_lora:
         lora = config.with_overrides(lora=config.preset_values.few_step_lora).ref("lora")
         assert lora is not None and lora.repo_id is not None
         wanted[lora.repo_id] += _patterns("lora", lora)
@@ -134,3 +143,27 @@ def fetch(preset: str | None, dest: Path | None, few_step: bool, timeout: float)
             click.echo(f"  MISSING  {problem}", err=True)
         raise SystemExit(1)
     click.echo(f"done: run with {MODELS_DIR_ENV}={config.models_path}")
+
+
+@models.command()
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), required=True, help="Model set to fake.")
+@click.option(
+    "--dest", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Models dir to write (use it as $" + MODELS_DIR_ENV + ").",
+)  # fmt: skip
+def fake(preset: str, dest: Path) -> None:
+    """Write tiny random-weight models of PRESET where `models fetch` puts the real ones (tests, CPU demos).
+
+    The images they give are noise; the quality gate fails them with reasons."""
+    from gpu_worker.generate.fake_models import write_fake_preset
+
+    try:
+        written = write_fake_preset(preset, dest)
+    except ImportError as exc:  # the gpu extra (torch, diffusers, peft) is missing
+        raise click.ClickException(f"models fake needs the gpu extra (pip install 'pose-studio[gpu]'): {exc}") from exc
+    for path in written:
+        click.echo(f"  wrote    {path}")
+    click.echo(
+        f"done: tiny random models of preset {preset}; run with {MODELS_DIR_ENV}={dest} "
+        f"POSE_STUDIO_DIFFUSION_PRESET={preset}"
+    )

@@ -64,7 +64,7 @@ def test_hub_reference_not_fetched_points_to_models_fetch(tiny_models) -> None:
 
 def test_missing_unet_weights(tiny_models, tmp_path: Path) -> None:
     base = _copy(tiny_models.sd15["base"], tmp_path / "base")
-    (base / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    (base / "unet" / "diffusion_pytorch_model.fp16.safetensors").unlink()
     err = _load_error(tiny_models.config("sd15", BASE=str(base)))
     assert [p.component for p in err.problems] == ["base/unet"]
     assert "no weights" in str(err)
@@ -78,7 +78,7 @@ def test_sdxl_controlnet_on_sd15_base_is_a_mismatch(tiny_models) -> None:
 
 
 def test_image_encoder_projection_must_match_ip_adapter(tiny_models, tmp_path: Path) -> None:
-    from .conftest import tiny_image_encoder
+    from gpu_worker.generate.fake_models import tiny_image_encoder
 
     tiny_image_encoder(tmp_path / "enc16", projection_dim=16)
     err = _load_error(tiny_models.config("sd15", IMAGE_ENCODER=str(tmp_path / "enc16")))

@@ -24,13 +24,13 @@ def test_check_passes_on_a_complete_set(tiny_models) -> None:
 
 
 def test_check_fails_naming_what_is_missing_and_how_to_get_it(tiny_models) -> None:
-    env = tiny_models.env("sd15", CONTROLNET="lllyasviel/control_v11p_sd15_openpose")
+    env = tiny_models.env("sd15", CONTROLNET="thibaud/controlnet-sd15-openpose-not-fetched")
     result = _run(["models", "check"], env)
     assert result.exit_code == 1
     assert "MISSING  controlnet" in result.output
     assert (
         "pose-studio models fetch" in result.output
-        and "lllyasviel/control_v11p_sd15_openpose" in result.output
+        and "thibaud/controlnet-sd15-openpose-not-fetched" in result.output
     )
 
 
@@ -61,5 +61,26 @@ def test_fetch_without_network_fails_with_one_line(tiny_models, tmp_path, extra,
 
 
 def test_fetch_with_only_local_paths_has_nothing_to_do(tiny_models) -> None:
-    result = _run(["models", "fetch"], tiny_models.env("sd15"))
+    local = {c.upper(): str(path) for c, path in tiny_models.sd15.items()}
+    result = _run(["models", "fetch"], tiny_models.env("sd15", **local))
     assert result.exit_code == 0 and "nothing to fetch" in result.output
+
+
+def test_fake_writes_the_fetch_layout_that_check_accepts(tmp_path) -> None:
+    dest = tmp_path / "models"
+    result = _run(["models", "fake", "--preset", "sd15", "--dest", str(dest)], {})
+    assert result.exit_code == 0, result.output
+    # Where `models fetch --preset sd15` puts the real files (base weights as the fp16 variant).
+    for rel in (
+        "stable-diffusion-v1-5--stable-diffusion-v1-5/model_index.json",
+        "stable-diffusion-v1-5--stable-diffusion-v1-5/unet/diffusion_pytorch_model.fp16.safetensors",
+        "stable-diffusion-v1-5--stable-diffusion-v1-5/text_encoder/model.fp16.safetensors",
+        "lllyasviel--control_v11p_sd15_openpose/diffusion_pytorch_model.safetensors",
+        "h94--IP-Adapter/models/ip-adapter_sd15.safetensors",
+        "h94--IP-Adapter/models/image_encoder/model.safetensors",
+        "latent-consistency--lcm-lora-sdv1-5/pytorch_lora_weights.safetensors",
+    ):
+        assert (dest / rel).is_file(), rel
+    check = _run(["models", "check"], {"POSE_STUDIO_MODELS_DIR": str(dest), "POSE_STUDIO_DIFFUSION_PRESET": "sd15"})
+    assert check.exit_code == 0, check.output
+    assert "present and consistent" in check.output
