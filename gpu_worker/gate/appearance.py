@@ -40,7 +40,7 @@ def hue_shift(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(np.hypot(*(a[0, 1:] - b[0, 1:])))
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
+def grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
@@ -109,5 +109,3 @@ def patch_match(a: np.ndarray | None, b: np.ndarray | None) -> tuple[float, floa
     b = cv2.GaussianBlur(b, (0, 0), BLUR)
     return _shifted_ncc(a, b), _shifted_ncc(a, np.ascontiguousarray(b[:, ::-1]))
 
-
-grey = _grey

@@ -51,6 +51,16 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Side:
+    """One side of the comparison at analysis size: the picture, its silhouette, and the skeleton it is measured
+    with (the source's own; the output's target)."""
+
+    small: np.ndarray
+    fig: Silhouette
+    sk: Skeleton
+
+
+@dataclass(frozen=True)
 class BackendReport:
     """What the backend says about its own output (optional; it can only make the gate stricter)."""
 
@@ -110,11 +120,13 @@ def judge(
     # 4. figure integrity against the source (same kind of silhouette on both sides)
     src_fig = silhouette(src_rgb, src_sk.mask, (src_small, src_scale))
     out_fig = silhouette(out_rgb, found.mask if found is not None else None, (out_small, out_scale))
-    reasons += _unchanged_reasons(src_small, out_small, src_fig, out_fig, src_sk, target, th, scores)
-    reasons += _integrity_reasons(src_fig, out_fig, src_sk, target, th, scores)
+    src = Side(src_small, src_fig, src_sk)
+    out = Side(out_small, out_fig, target)
+    reasons += _unchanged_reasons(src, out, th, scores)
+    reasons += _integrity_reasons(src, out, th, scores)
 
     # 5. garment, pattern and head against the source
-    reasons += _appearance_reasons(src_small, out_small, src_fig, out_fig, src_sk, target, th, scores)
+    reasons += _appearance_reasons(src, out, th, scores)
 
     # 6. what the backend says about itself: reasons to fail only
     if report is not None:
@@ -215,17 +227,10 @@ def _pose_reasons(
     return reasons
 
 
-def _unchanged_reasons(
-    src_small: np.ndarray,
-    out_small: np.ndarray,
-    src_fig: Silhouette,
-    out_fig: Silhouette,
-    src_sk: Skeleton,
-    target: Skeleton,
-    th: Thresholds,
-    scores: dict[str, float],
-) -> list[str]:
+def _unchanged_reasons(src: Side, out: Side, th: Thresholds, scores: dict[str, float]) -> list[str]:
     """The source photo handed back: hardly a figure pixel changed although the target differs from the source."""
+    src_small, src_fig, src_sk = src.small, src.fig, src.sk
+    out_small, out_fig, target = out.small, out.fig, out.sk
     if src_small.shape != out_small.shape:
         return []
     union = src_fig.mask | out_fig.mask
@@ -240,14 +245,8 @@ def _unchanged_reasons(
     return []
 
 
-def _integrity_reasons(
-    src_fig: Silhouette,
-    out_fig: Silhouette,
-    src_sk: Skeleton,
-    target: Skeleton,
-    th: Thresholds,
-    scores: dict[str, float],
-) -> list[str]:
+def _integrity_reasons(src: Side, out: Side, th: Thresholds, scores: dict[str, float]) -> list[str]:
+    src_fig, src_sk, out_fig, target = src.fig, src.sk, out.fig, out.sk
     reasons: list[str] = []
     if src_fig.area == 0 or out_fig.area == 0:
         return ["the figure cannot be told apart from the background"] if out_fig.area == 0 else []
@@ -297,16 +296,9 @@ def _integrity_reasons(
     return reasons
 
 
-def _appearance_reasons(
-    src_small: np.ndarray,
-    out_small: np.ndarray,
-    src_fig: Silhouette,
-    out_fig: Silhouette,
-    src_sk: Skeleton,
-    target: Skeleton,
-    th: Thresholds,
-    scores: dict[str, float],
-) -> list[str]:
+def _appearance_reasons(src: Side, out: Side, th: Thresholds, scores: dict[str, float]) -> list[str]:
+    src_small, src_fig, src_sk = src.small, src.fig, src.sk
+    out_small, out_fig, target = out.small, out.fig, out.sk
     reasons: list[str] = []
     a, b = appearance.lab_stats(src_small, src_fig.mask), appearance.lab_stats(out_small, out_fig.mask)
     scores["colour_distance"] = appearance.colour_distance(a, b)
