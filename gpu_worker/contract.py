@@ -34,7 +34,7 @@ MAX_ATTEMPTS = 3
 
 
 class TaskName(StrEnum):
-    """Every task that crosses the web/GPU boundary, plus the web-side tasks routed to the `shopify` queue."""
+    """Every task that crosses the web/GPU boundary (the web side's own tasks are plugin.task_names.WebTask)."""
 
     # gpu queue: the only task a GPU worker runs
     GENERATE = "pose_studio.gpu.generate"
@@ -45,12 +45,6 @@ class TaskName(StrEnum):
     GENERATION_DONE = "pose_studio.jobs.generation_done"
     GENERATION_FAILED = "pose_studio.jobs.generation_failed"
     POSE_EXTRACTED = "pose_studio.pose_sets.pose_extracted"
-    # shopify queue: web-side work
-    FETCH_SOURCE = "pose_studio.jobs.fetch_source"
-    PUBLISH_JOB = "pose_studio.jobs.publish"
-    DISPATCH = "pose_studio.jobs.dispatch"
-    RECONCILE = "pose_studio.jobs.reconcile"
-    START_BULK = "pose_studio.bulk.start"
 
 
 GPU_TASKS = frozenset({TaskName.GENERATE.value, TaskName.EXTRACT_POSE.value})

@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask, current_app
+from flask import Flask
 
-from gpu_worker.contract import SHOPIFY_QUEUE, TaskName, TimeLimits, celery_settings, time_limits
+from gpu_worker.contract import SHOPIFY_QUEUE, TimeLimits, celery_settings, time_limits
+from plugin.task_names import WebTask
 
 # Periodic work, run by the one worker started with `pose-studio worker --queues shopify --beat` (celery -B).
 # `reconcile` re-sends the message of any job stuck in a state (lost with a broker, a killed worker): docs/JOBS.md.
 RECONCILE_INTERVAL_SECONDS = 60.0
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "reconcile-jobs": {"task": TaskName.RECONCILE.value, "schedule": RECONCILE_INTERVAL_SECONDS,
+    "reconcile-jobs": {"task": WebTask.RECONCILE.value, "schedule": RECONCILE_INTERVAL_SECONDS,
                        "options": {"queue": SHOPIFY_QUEUE}},
 }  # fmt: skip
 
@@ -56,13 +57,21 @@ def apply_contract_settings(celery_app: Celery, *, visibility_timeout: int | Non
         celery_app.conf.broker_transport_options = embedded_broker_options(celery_app.conf.broker_transport_options)
 
 
-def celery_init_app(app: Flask) -> Celery:
-    class FlaskTask(Task):
-        def __call__(self, *args: object, **kwargs: object) -> object:
-            with app.app_context():
-                return self.run(*args, **kwargs)
+class AppContextTask(Task):  # type: ignore[misc]  # celery is untyped
+    """A task that runs inside the app context of the Flask app its Celery app was made for (Flask's
+    examples/celery); plugin.tasks declares the retry policy on a subclass."""
 
-    celery_app = Celery(app.name, task_cls=FlaskTask)
+    def flask_app(self) -> Flask:
+        return self.app.flask_app  # type: ignore[no-any-return]  # set by celery_init_app
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        with self.flask_app().app_context():
+            return self.run(*args, **kwargs)
+
+
+def celery_init_app(app: Flask) -> Celery:
+    celery_app = Celery(app.name, task_cls=AppContextTask)
+    celery_app.flask_app = app  # read by AppContextTask
     celery_app.conf.update(
         broker_url=broker_url(app),
         task_ignore_result=True,
@@ -78,9 +87,3 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
-
-
-def send_task(name: str, *, kwargs: dict[str, Any], queue: str) -> None:
-    """Enqueue task `name` for the current app; raises if the broker cannot take it."""
-    celery_app: Celery = current_app.extensions["celery"]
-    celery_app.send_task(name, kwargs=kwargs, queue=queue, retry=True, retry_policy={"max_retries": 2})

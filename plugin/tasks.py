@@ -1,22 +1,23 @@
 """Web-side Celery tasks (`shopify` queue): each takes ids, re-reads the rows and calls one service. Thin on purpose.
 
-Names come from gpu_worker.contract (reports from the GPU side, web-side steps) and plugin.task_names (webhooks).
+Names come from gpu_worker.contract (the reports of the GPU side) and plugin.task_names.WebTask (the web side's own).
 
 Failures (docs/JOBS.md, "When a task fails"):
 - transient (Shopify throttling / 5xx, database or broker connection errors, object storage refusing a write) are
   retried with exponential backoff and jitter, a bounded number of times (`MAX_RETRIES`; storage `STORAGE_RETRIES`);
-- when the retries run out, or on any other exception (a bug), the task's safety net records a truthful outcome
+- when the retries run out, or on any other exception (a bug), the task's give-up handler records a truthful outcome
   before the exception reaches Celery: the job fails (or goes back to review when it has images) with a reason that
   says what happened and what to do (`jobs.give_up`). No job is left in a working state without a reason.
+The policy is declared once, on the task base class `GuardedTask` (Celery's `autoretry_for`, backoff, jitter, max
+retries); the subclasses say what giving up means for their rows.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import Retry
@@ -31,25 +32,26 @@ from gpu_worker.contract import (
     PoseExtracted,
     TaskName,
 )
-from plugin import task_names
-from plugin.celery_app import BEAT_SCHEDULE
+from plugin.celery_app import BEAT_SCHEDULE, AppContextTask
 from plugin.extensions import db
+from plugin.models.webhook_delivery import DeliveryStatus
 from plugin.services import (
     automation,
     bulk,
+    deliveries,
     dispatch,
-    generation,
-    generation_results,
+    gpu_handoff,
+    gpu_reports,
     jobs,
     pose_sets,
     publish,
-    shop_data,
+    shop_lifecycle,
 )
 from plugin.services.errors import StorageUnavailable
 from plugin.shopify.errors import ShopifyUnavailable
+from plugin.task_names import WebTask
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 __all__ = ["BEAT_SCHEDULE", "MAX_RETRIES", "STORAGE_RETRIES", "TRANSIENT"]
 
@@ -61,15 +63,6 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 MAX_RETRIES = 8  # 2, 4, 8 … 120 s (full jitter): about 6 minutes at most
 STORAGE_RETRIES = 5  # about a minute: a full disk or a read-only bucket rarely heals by itself
 BACKOFF_BASE, BACKOFF_MAX = 2.0, 120.0
-# Tasks without a job to protect: Celery's own autoretry of the transient errors.
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": BACKOFF_BASE, "retry_backoff_max": BACKOFF_MAX,
-         "retry_jitter": True, "max_retries": MAX_RETRIES}  # fmt: skip
-
-
-def backoff(retries: int) -> float:
-    """Seconds before retry number `retries + 1`: exponential, capped, with jitter (never all at once)."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**retries)
-    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
 
 def retry_limit(exc: BaseException) -> int:
@@ -92,28 +85,73 @@ def _explain(exc: BaseException, retried: int) -> tuple[str, str]:
         "support with this job id if it happens again")  # fmt: skip
 
 
-def _guarded(task: Task, run: Callable[[], T], *, give_up: Callable[[str, str], Any], what: str,
-             on_retry: Callable[[BaseException], Any] | None = None) -> T:  # fmt: skip
-    """Run `run()`. A transient error is retried (bounded, with backoff); when retries run out, or on any other
-    exception, `give_up(code, message)` records the outcome on our rows (committed) before the error propagates."""
-    try:
-        return run()
-    except Retry:
-        raise
-    except Exception as exc:
-        discard_failed_transaction(what)
-        retried = task.request.retries or 0
-        if isinstance(exc, TRANSIENT) and retried < retry_limit(exc) and not task.request.called_directly:
-            countdown = backoff(retried)
-            log.warning("%s: %s; retry %d/%d in %.1f s", what, exc, retried + 1, retry_limit(exc), countdown)
-            if on_retry is not None:
-                _best_effort(partial(on_retry, exc), what)
-            raise task.retry(exc=exc, countdown=countdown, max_retries=retry_limit(exc)) from exc
-        if not isinstance(exc, TRANSIENT):
-            log.exception("%s failed", what)
-        code, message = _explain(exc, retried)
-        _best_effort(lambda: give_up(code, message), what)
-        raise
+class GuardedTask(AppContextTask):
+    """The retry policy of every web-side task, declared once (Celery's own autoretry):
+
+    - a transient error (`TRANSIENT`) is retried with exponential backoff and full jitter, `MAX_RETRIES` times
+      (`STORAGE_RETRIES` for storage); before each retry the failed transaction is thrown away (a dead database
+      connection included) and `before_retry` hands back what the run had claimed;
+    - when the retries run out, or on any other exception (a bug), `give_up(kwargs, code, message)` records a
+      truthful outcome on our rows (committed) inside the app context, before the exception reaches Celery.
+    Subclasses say what giving up means for their rows; the default records nothing.
+    """
+
+    autoretry_for = TRANSIENT
+    retry_backoff = BACKOFF_BASE
+    retry_backoff_max = BACKOFF_MAX
+    retry_jitter = True
+    max_retries = MAX_RETRIES
+
+    def give_up(self, kwargs: dict[str, Any], code: str, message: str) -> None:
+        """Record on our rows that this run gave up (code, merchant-readable message). Need not commit."""
+
+    def before_retry(self, kwargs: dict[str, Any], exc: BaseException) -> None:
+        """Undo what this run claimed, so that the retry can claim it again. Need not commit."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.flask_app().app_context():
+            try:
+                return self.run(*args, **kwargs)
+            except Retry:
+                raise
+            except Exception as exc:  # not transient, or out of retries (autoretry re-raised it)
+                what = f"{self.name} {kwargs}"
+                discard_failed_transaction(what)
+                if not isinstance(exc, TRANSIENT):
+                    log.exception("%s failed", what)
+                code, message = _explain(exc, self.request.retries or 0)
+                _best_effort(partial(self.give_up, kwargs, code, message), what)
+                raise
+
+    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, throw: bool = True,
+              eta: Any = None, countdown: float | None = None, max_retries: int | None = None,
+              **options: Any) -> Any:  # fmt: skip
+        if exc is not None:
+            what = f"{self.name} {self.request.kwargs}"
+            discard_failed_transaction(what)
+            max_retries = retry_limit(exc) if max_retries is None else max_retries
+            retried = self.request.retries or 0
+            if retried < max_retries and not self.request.called_directly:
+                log.warning("%s: %s; retry %d/%d in %.1f s", what, exc, retried + 1, max_retries, countdown or 0)
+                _best_effort(partial(self.before_retry, dict(self.request.kwargs or {}), exc), what)
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+
+
+class JobTask(GuardedTask):
+    """A step of one job (kwargs `job_id`): giving up leaves the job failed, or in review when it has images."""
+
+    def give_up(self, kwargs: dict[str, Any], code: str, message: str) -> None:
+        jobs.give_up(kwargs["job_id"], code, message)
+
+
+class DeliveryTask(GuardedTask):
+    """The processing of one webhook delivery (kwargs `delivery_id`), claimed by exactly one run."""
+
+    def give_up(self, kwargs: dict[str, Any], code: str, message: str) -> None:
+        deliveries.finish_delivery(kwargs["delivery_id"], DeliveryStatus.FAILED)
+
+    def before_retry(self, kwargs: dict[str, Any], exc: BaseException) -> None:
+        deliveries.release_delivery(kwargs["delivery_id"])
 
 
 def discard_failed_transaction(what: str) -> None:
@@ -142,126 +180,110 @@ def _best_effort(fn: Callable[[], Any], what: str) -> None:
         log.exception("%s: could not record the failure; reconcile will pick it up", what)
 
 
-def _give_up_on_job(job_id: int) -> Callable[[str, str], Any]:
-    return lambda code, message: jobs.give_up(job_id, code, message)
-
-
 # --- reports from the GPU worker ----------------------------------------------------------------------------------
-@shared_task(name=TaskName.ATTEMPT_STARTED.value, **RETRY)
+@shared_task(name=TaskName.ATTEMPT_STARTED.value, base=GuardedTask)
 def attempt_started(**kwargs: Any) -> None:
     p = AttemptStarted.from_kwargs(kwargs)
-    generation_results.record_attempt(p.job_id, p.attempt)
+    gpu_reports.record_attempt(p.job_id, p.attempt)
 
 
-@shared_task(name=TaskName.JOB_PROGRESS.value, ignore_result=True)
+# progress is advisory and frequent: a lost one is overtaken by the next, so it is not retried
+@shared_task(name=TaskName.JOB_PROGRESS.value, ignore_result=True, base=GuardedTask, autoretry_for=())
 def job_progress(**kwargs: Any) -> None:
     p = JobProgress.from_kwargs(kwargs)
-    generation_results.record_progress(p.job_id, p.progress, p.stage)
+    gpu_reports.record_progress(p.job_id, p.progress, p.stage)
 
 
-@shared_task(name=TaskName.GENERATION_DONE.value, bind=True)
-def generation_done(self: Task, **kwargs: Any) -> None:
+@shared_task(name=TaskName.GENERATION_DONE.value, base=JobTask)
+def generation_done(**kwargs: Any) -> None:
     p = GenerationDone.from_kwargs(kwargs)
-    _guarded(self, lambda: generation_results.record_done(p.job_id, p.manifest_key),
-             give_up=_give_up_on_job(p.job_id), what=f"job {p.job_id}: recording the generated images")  # fmt: skip
+    gpu_reports.record_done(p.job_id, p.manifest_key)
 
 
-@shared_task(name=TaskName.GENERATION_FAILED.value, bind=True)
-def generation_failed(self: Task, **kwargs: Any) -> None:
+class GenerationFailedTask(JobTask):
+    def give_up(self, kwargs: dict[str, Any], code: str, message: str) -> None:
+        # if recording the GPU's reason fails for good, the GPU's own reason is still the truthful one
+        p = GenerationFailed.from_kwargs(kwargs)
+        jobs.give_up(p.job_id, p.code, p.message)
+
+
+@shared_task(name=TaskName.GENERATION_FAILED.value, base=GenerationFailedTask)
+def generation_failed(**kwargs: Any) -> None:
     p = GenerationFailed.from_kwargs(kwargs)
-    # if recording the GPU's reason fails for good, the GPU's own reason is still the truthful one
-    _guarded(self, lambda: generation_results.record_failed(p.job_id, p.code, p.message, p.spec_key),
-             give_up=lambda code, message: jobs.give_up(p.job_id, p.code, p.message),
-             what=f"job {p.job_id}: recording a failed generation")  # fmt: skip
+    gpu_reports.record_failed(p.job_id, p.code, p.message, p.spec_key)
 
 
-@shared_task(name=TaskName.POSE_EXTRACTED.value, bind=True)
-def pose_extracted(self: Task, **kwargs: Any) -> None:
+class PoseExtractedTask(GuardedTask):
+    def give_up(self, kwargs: dict[str, Any], code: str, message: str) -> None:
+        pose_sets.record_extracted_pose(PoseExtracted.from_kwargs(kwargs).pose_set_row_id, None, message)
+
+
+@shared_task(name=TaskName.POSE_EXTRACTED.value, base=PoseExtractedTask)
+def pose_extracted(**kwargs: Any) -> None:
     p = PoseExtracted.from_kwargs(kwargs)
-    _guarded(self, lambda: pose_sets.record_extracted_pose(p.pose_set_row_id, p.pose, p.error),
-             give_up=lambda code, message: pose_sets.record_extracted_pose(p.pose_set_row_id, None, message),
-             what=f"custom pose set {p.pose_set_row_id}: recording the extracted pose")  # fmt: skip
+    pose_sets.record_extracted_pose(p.pose_set_row_id, p.pose, p.error)
 
 
 # --- web-side steps of a job --------------------------------------------------------------------------------------
-@shared_task(name=TaskName.FETCH_SOURCE.value, bind=True)
+@shared_task(name=WebTask.FETCH_SOURCE.value, bind=True, base=JobTask)
 def fetch_source(self: Task, job_id: int) -> None:
     # a retry resumes the job from `fetching`, where the failed attempt left it
-    resume = bool(self.request.retries)
-    _guarded(self, lambda: generation.run_fetch(job_id, resume=resume), give_up=_give_up_on_job(job_id),
-             what=f"job {job_id}: fetching the source")  # fmt: skip
+    gpu_handoff.run_fetch(job_id, resume=bool(self.request.retries))
 
 
-@shared_task(name=TaskName.PUBLISH_JOB.value, bind=True)
-def publish_job(self: Task, job_id: int) -> None:
-    from plugin.observability import metrics
+class PublishTask(JobTask):
+    def before_retry(self, kwargs: dict[str, Any], exc: BaseException) -> None:
+        from plugin.observability import metrics
 
-    def on_retry(exc: BaseException) -> None:
         metrics.record_writeback_retry("shopify_unavailable" if isinstance(exc, publish.Transient)
                                        else type(exc).__name__)  # fmt: skip
 
-    _guarded(self, lambda: publish.run_publish(job_id), give_up=_give_up_on_job(job_id), on_retry=on_retry,
-             what=f"job {job_id}: publishing")  # fmt: skip
+
+@shared_task(name=WebTask.PUBLISH_JOB.value, base=PublishTask)
+def publish_job(job_id: int) -> None:
+    publish.run_publish(job_id)
 
 
-@shared_task(name=TaskName.DISPATCH.value, **RETRY)
+@shared_task(name=WebTask.DISPATCH.value, base=GuardedTask)
 def dispatch_jobs() -> int:
     return dispatch.dispatch()
 
 
-@shared_task(name=TaskName.RECONCILE.value, **RETRY)
+@shared_task(name=WebTask.RECONCILE.value, base=GuardedTask)
 def reconcile_jobs() -> dict[str, int]:
     return dispatch.reconcile()
 
 
-@shared_task(name=TaskName.START_BULK.value, bind=True)
-def start_bulk(self: Task, bulk_id: int) -> None:
-    _guarded(self, lambda: bulk.run_bulk_listing(bulk_id),
-             give_up=lambda code, message: bulk.give_up_listing(bulk_id, message),
-             what=f"bulk {bulk_id}: listing the products")  # fmt: skip
+class BulkListingTask(GuardedTask):
+    def give_up(self, kwargs: dict[str, Any], code: str, message: str) -> None:
+        bulk.give_up_listing(kwargs["bulk_id"], message)
 
 
-# --- webhooks (plugin.task_names) ---------------------------------------------------------------------------------
-@shared_task(name=task_names.PRODUCTS_CHANGED, bind=True)
-def products_changed(self: Task, delivery_id: int) -> str:
-    from plugin.models.webhook_delivery import DeliveryStatus
-    from plugin.shopify.webhooks import claim_delivery, finish_delivery, release_delivery
+@shared_task(name=WebTask.START_BULK.value, base=BulkListingTask)
+def start_bulk(bulk_id: int) -> None:
+    bulk.run_bulk_listing(bulk_id)
 
+
+# --- webhooks -----------------------------------------------------------------------------------------------------
+@shared_task(name=WebTask.PRODUCTS_CHANGED.value, base=DeliveryTask)
+def products_changed(delivery_id: int) -> str:
     # exactly one run handles a delivery, however many copies of this task were sent (a duplicate webhook that
     # re-sent it, reconcile): the conditional claim decides
-    if not claim_delivery(delivery_id):
-        log.info("delivery %s is already being processed or was processed; skipping", delivery_id)
-        return "already_claimed"
-    outcome = _guarded(self, lambda: automation.handle_product_delivery(delivery_id),
-                       give_up=lambda code, message: finish_delivery(delivery_id, DeliveryStatus.FAILED),
-                       on_retry=lambda exc: release_delivery(delivery_id),
-                       what=f"webhook delivery {delivery_id}")  # fmt: skip
-    finish_delivery(delivery_id)
-    return str(outcome)
+    return deliveries.process(delivery_id, automation.handle_product_delivery)
 
 
-@shared_task(name=task_names.SHOP_UNINSTALLED, **RETRY)
+@shared_task(name=WebTask.SHOP_UNINSTALLED.value, base=GuardedTask)
 def shop_uninstalled(shop_id: int, delivery_id: int | None = None) -> int:
-    return shop_data.cancel_shop_work(shop_id)
+    return shop_lifecycle.cancel_shop_work(shop_id)
 
 
-@shared_task(name=task_names.SHOP_REDACT_TASK, bind=True)
-def shop_redact(self: Task, delivery_id: int) -> str:
-    from plugin.models.webhook_delivery import DeliveryStatus
-    from plugin.shopify.webhooks import claim_delivery, finish_delivery, release_delivery
-
+@shared_task(name=WebTask.SHOP_REDACT.value, base=DeliveryTask)
+def shop_redact(delivery_id: int) -> str:
     # one run erases, however many copies were sent (a duplicate webhook, reconcile)
-    if not claim_delivery(delivery_id):
-        return "already_claimed"
-    outcome = _guarded(self, lambda: shop_data.redact_shop(delivery_id),
-                       give_up=lambda code, message: finish_delivery(delivery_id, DeliveryStatus.FAILED),
-                       on_retry=lambda exc: release_delivery(delivery_id),
-                       what=f"shop/redact delivery {delivery_id}")  # fmt: skip
-    finish_delivery(delivery_id)
-    return outcome
+    return deliveries.process(delivery_id, shop_lifecycle.redact_shop)
 
 
-@shared_task(name=task_names.SHOP_ERASE_STORAGE, **RETRY)
+@shared_task(name=WebTask.SHOP_ERASE_STORAGE.value, base=GuardedTask)
 def shop_erase_storage(shop_domain: str, shop_id: int | None = None, delivery_id: int | None = None,
                        final: bool = False) -> int:  # fmt: skip
-    return shop_data.erase_storage(shop_domain, final=final)
+    return shop_lifecycle.erase_storage(shop_domain, final=final)

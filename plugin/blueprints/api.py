@@ -22,7 +22,18 @@ from plugin.models.output import Decision, Output
 from plugin.models.product_source import ProductSource
 from plugin.security.body_limits import limit_for, too_large
 from plugin.security.tenancy import get_for_shop_or_404
-from plugin.services import bulk, jobs, on_demand, overview, pose_sets, review, settings, shop_data, shopify_reads
+from plugin.services import (
+    bulk,
+    jobs,
+    on_demand,
+    overview,
+    pose_sets,
+    review,
+    serialization,
+    settings,
+    shop_lifecycle,
+    shopify_reads,
+)
 from plugin.services.errors import Conflict, InvalidRequest, JobLayerError, NotFound
 from plugin.services.products import pick_source
 from plugin.shopify.auth import RETRY_HEADER, require_session
@@ -112,13 +123,13 @@ def _image_response(key: str, missing: str) -> Response:
 
 def _output_json(out: Output) -> dict[str, Any]:
     # `position` is the 0-based order among the job's images; `carousel_position` is what approve takes (1 = first)
-    data = jobs.output_to_dict(out)
+    data = serialization.output_to_dict(out)
     data["carousel_position"] = out.position + 1
     return data
 
 
 def _job_json(job: Job, *, with_outputs: bool = True) -> dict[str, Any]:
-    data = jobs.job_to_dict(job, with_outputs=with_outputs)
+    data = serialization.job_to_dict(job, with_outputs=with_outputs)
     # the photo the job generates from, as stored (a shop-scoped URL: it needs the session token like the outputs)
     data["source_url"] = f"/api/jobs/{job.id}/source-image" if job.source_key else None
     if with_outputs:
@@ -280,7 +291,7 @@ def cancel_job(job_id: int) -> Response:
         return error("job_not_cancellable", f"job {job.id} is {job.state.value}; only unfinished jobs can be "
                      "cancelled", 409)  # type: ignore[return-value]  # fmt: skip
     db.session.commit()
-    shop_data.delete_specs([job])
+    shop_lifecycle.delete_specs([job])
     return jsonify(_job_json(job))
 
 

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from plugin.observability import metrics
+from plugin.services import deliveries
 from plugin.shopify import webhooks
 
 log = logging.getLogger(__name__)
@@ -26,13 +27,13 @@ def receive() -> Response:
         metrics.record_webhook("rejected", request.headers.get("X-Shopify-Topic", "unknown"))
         return _answer(exc.status, exc.reason)
     try:
-        outcome = webhooks.record_and_dispatch(meta, raw_body)
+        outcome = deliveries.record_and_dispatch(meta, raw_body)
     except Exception:
         # Anything non-2xx makes Shopify retry (8 times over 4 h); the retry is deduplicated or re-enqueued.
         log.exception("webhook %s for %s could not be handled", meta.topic, meta.shop_domain)
         return _answer(503, "try again")
     log.info("webhook %s for %s: %s", meta.topic, meta.shop_domain, outcome)
-    metrics.record_webhook("duplicate" if outcome is webhooks.Outcome.DUPLICATE else "accepted", meta.topic)
+    metrics.record_webhook("duplicate" if outcome is deliveries.Outcome.DUPLICATE else "accepted", meta.topic)
     return _answer(200, outcome.value)
 
 

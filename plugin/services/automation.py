@@ -20,15 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from plugin.extensions import db
-from plugin.models.job import Job, JobMode, JobOrigin, JobState
+from plugin.models.job import Job, JobMode, JobOrigin
 from plugin.models.product_source import ProductSource
 from plugin.models.shop import Shop
 from plugin.models.shop_settings import Automation, ShopSettings
-from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
+from plugin.models.webhook_delivery import WebhookDelivery
 from plugin.security.safe_fetch import FetchRejected
-from plugin.services import jobs, limits, pose_sets
-from plugin.services.errors import DailyLimitReached, JobLayerError
-from plugin.services.generation import fetch_to_storage
+from plugin.services import jobs, pose_sets
+from plugin.services.admission import JobRequest, admit
+from plugin.services.errors import JobLayerError
+from plugin.services.gpu_handoff import fetch_to_storage
 from plugin.services.products import ProductInfo, from_webhook, pick_source
 from plugin.services.settings import get_settings
 
@@ -118,8 +119,7 @@ def handle_product_delivery(delivery_id: int) -> str:
     if shop is None or not shop.is_installed:
         return Outcome.NOT_INSTALLED
     outcome = _handle(shop, delivery.topic, delivery.payload)
-    delivery.status = DeliveryStatus.PROCESSED
-    db.session.commit()
+    db.session.commit()  # the delivery is finished by its task (plugin.services.deliveries.finish_delivery)
     log.info("%s for %s (delivery %s): %s", delivery.topic, shop.domain, delivery_id, outcome)
     return outcome
 
@@ -169,23 +169,17 @@ def _handle(shop: Shop, topic: str, payload: dict) -> Outcome:  # type: ignore[t
     except JobLayerError as exc:
         log.warning("automation: %s", exc)
         return Outcome.FILTERED
-    req = jobs.JobRequest(
+    req = JobRequest(
         product_id=product.id, pose_set=pose_set, product_title=product.title, source_url=source.url,
         source_media_id=source.media_id, source_hash=image.content_hash, source_key=key,
         mode=JobMode(settings.mode), origin=JobOrigin.AUTOMATION, backend=settings.backend,
         max_size=settings.max_size,
     )  # fmt: skip
-    ckey = jobs.content_key(shop.id, product.id, None, image.content_hash, pose_set.id, pose_set.version, None)
-    if jobs.find_live(Job.content_key, ckey) is None:
-        try:
-            limits.reserve(shop, 1)
-        except DailyLimitReached as exc:
-            # the source is not recorded as seen: the next change of this product tries again
-            log.warning("automation for %s skipped: %s", shop.domain, exc)
-            return Outcome.LIMIT
-    job, created = jobs.get_or_create_job(shop, req)
+    admitted = admit(shop, [req], partial=True)
+    if admitted.refused:
+        # the source is not recorded as seen: the next change of this product tries again
+        log.warning("automation for %s skipped: the daily limit is reached", shop.domain)
+        return Outcome.LIMIT
     # recorded only now: a source we could not act on (limit, bad pose set) is retried on the next delivery
     state.source_url, state.source_hash = source.url, image.content_hash
-    if created and job.state == JobState.QUEUED:
-        jobs.request_dispatch()
-    return Outcome.STARTED if created else Outcome.EXISTING
+    return Outcome.STARTED if admitted.created else Outcome.EXISTING

@@ -14,16 +14,17 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from gpu_worker.contract import TaskName
 from plugin.extensions import db, utcnow
 from plugin.models.bulk import BulkRun, BulkState
 from plugin.models.job import ACTIVE_STATES, Job, JobMode, JobOrigin, JobState
 from plugin.models.shop import Shop
 from plugin.services import jobs, limits, pose_sets
+from plugin.services.admission import JobRequest, admit
 from plugin.services.errors import Conflict, InvalidRequest
 from plugin.services.products import ProductInfo, pick_source
 from plugin.services.queue import send_after_commit
 from plugin.services.settings import get_settings
+from plugin.task_names import WebTask
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def create_bulk(shop: Shop, data: dict[str, Any]) -> BulkRun:
     )  # fmt: skip
     db.session.add(run)
     db.session.flush()
-    send_after_commit(TaskName.START_BULK, bulk_id=run.id)
+    send_after_commit(WebTask.START_BULK, bulk_id=run.id)
     db.session.commit()
     return run
 
@@ -102,28 +103,20 @@ def create_bulk_jobs(shop: Shop, run: BulkRun, products: list[ProductInfo]) -> N
     """One job per product with a source image, within today's limit; the rest is reported on the run. Commits."""
     settings = get_settings(shop)
     pose_set = pose_sets.resolve(shop, run.pose_set_id, run.options.get("poses"))
-    skipped_no_image = skipped_limit = existing = created = 0
+    requests: list[JobRequest] = []
     for product in products:
         source = pick_source(product)
         if source is None:
-            skipped_no_image += 1
             continue
-        req = jobs.JobRequest(
+        requests.append(JobRequest(
             product_id=product.id, pose_set=pose_set, product_title=product.title, source_url=source.url,
             source_media_id=source.media_id, poses=run.options.get("poses"), mode=JobMode(run.options["mode"]),
             origin=JobOrigin.BULK, backend=settings.backend, max_size=settings.max_size, bulk_id=run.id,
-        )  # fmt: skip
-        if jobs.find_live(Job.request_key, jobs.request_key(shop.id, req)) is None:
-            try:
-                limits.reserve(shop, 1)
-            except Exception:  # DailyLimitReached: the rest of the run waits for another day
-                skipped_limit += 1
-                continue
-        job, was_created = jobs.get_or_create_job(shop, req)
-        if was_created:
-            created += 1
-        else:
-            existing += 1
+        ))  # fmt: skip
+    skipped_no_image = len(products) - len(requests)
+    # each product takes its own unit: when the limit is reached the rest of the run waits for another day
+    admitted = admit(shop, requests, partial=True)
+    created, existing, skipped_limit = admitted.created, admitted.existing, admitted.refused
     # The merchant may have cancelled while we were listing: claim the listing → running move conditionally.
     target = BulkState.RUNNING if created else BulkState.FINISHED
     moved = db.session.execute(
@@ -142,7 +135,6 @@ def create_bulk_jobs(shop: Shop, run: BulkRun, products: list[ProductInfo]) -> N
                              "bulk again tomorrow (finished products are skipped)")  # fmt: skip
     if target == BulkState.FINISHED and moved:
         run.finished_at = utcnow()
-    jobs.request_dispatch()
     db.session.commit()
 
 

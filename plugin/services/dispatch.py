@@ -26,7 +26,9 @@ from plugin import config
 from plugin.extensions import db, utcnow
 from plugin.models.job import ACTIVE_STATES, Job, JobOrigin, JobState
 from plugin.models.output import Output
+from plugin.services import deliveries, jobs
 from plugin.services.queue import send_after_commit
+from plugin.task_names import WebTask
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ def dispatch() -> int:
             .execution_options(synchronize_session=False)
         )  # fmt: skip
         for job_id in ids:
-            send_after_commit(TaskName.FETCH_SOURCE, job_id=job_id)
+            send_after_commit(WebTask.FETCH_SOURCE, job_id=job_id)
         released += len(ids)
     db.session.commit()
     return released
@@ -89,9 +91,7 @@ def dispatch() -> int:
 def _resend_stale_deliveries() -> int:
     """products/* and shop/redact deliveries whose task was never sent (broker down at the webhook) or whose worker
     died."""
-    from plugin.shopify.webhooks import stale_deliveries
-
-    stale = stale_deliveries()
+    stale = deliveries.stale_deliveries()
     for delivery_id, task_name in stale:
         send_after_commit(task_name, delivery_id=delivery_id)
     return len(stale)
@@ -130,34 +130,27 @@ def reconcile(stale: StaleAfter | None = None) -> dict[str, int]:
             )
         )
 
-    from plugin.observability.logging import log_job_transition
-
     for job in stuck(JobState.QUEUED, stale.queued):
         if job.dispatched_at is not None:
             job.updated_at = now
-            send_after_commit(TaskName.FETCH_SOURCE, job_id=job.id)
+            send_after_commit(WebTask.FETCH_SOURCE, job_id=job.id)
             counts["queued"] += 1
     for job in stuck(JobState.FETCHING, stale.fetching):
         # the fetch task died after claiming: put it back and send it again
-        job.state, job.updated_at = JobState.QUEUED, now
-        log_job_transition(job, JobState.FETCHING, JobState.QUEUED, reason="reconcile: the fetch was lost")
-        send_after_commit(TaskName.FETCH_SOURCE, job_id=job.id)
-        counts["fetching"] += 1
+        if jobs.requeue_lost_fetch(job):
+            send_after_commit(WebTask.FETCH_SOURCE, job_id=job.id)
+            counts["fetching"] += 1
     for job in stuck(JobState.GENERATING, stale.generating):
         job.updated_at = now
         has_outputs = db.session.scalar(select(func.count()).where(Output.job_id == job.id))
         if job.spec_key and not has_outputs:
             send_after_commit(TaskName.GENERATE, **GenerateRequest(job_id=job.id, spec_key=job.spec_key).to_kwargs())
         else:
-            # a regeneration whose message was lost: give the images back to review rather than guess its spec
-            db.session.execute(update(Output).where(Output.job_id == job.id).values(regenerating=False))
-            job.state, job.pending_runs = JobState.AWAITING_REVIEW, 0
-            job.error_message = "a regeneration was interrupted; ask for it again"
-            log_job_transition(job, JobState.GENERATING, JobState.AWAITING_REVIEW, reason=job.error_message)
+            jobs.abandon_lost_regeneration(job)
         counts["generating"] += 1
     for job in stuck(JobState.PUBLISHING, stale.publishing):
         job.updated_at = now
-        send_after_commit(TaskName.PUBLISH_JOB, job_id=job.id)
+        send_after_commit(WebTask.PUBLISH_JOB, job_id=job.id)
         counts["publishing"] += 1
     counts["deliveries"] = _resend_stale_deliveries()
     db.session.commit()

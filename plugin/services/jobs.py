@@ -1,4 +1,6 @@
-"""Jobs: idempotent creation, the state machine (conditional transitions), cancellation, and their JSON form.
+"""Jobs: the state machine. The only module that writes `Job.state` (admission creates a job through `new_job`;
+every later move, reconcile's included, is a `transition` here), and the one `settle` decision of what comes next
+once a job's images exist.
 
 State machine (docs/JOBS.md):
 
@@ -11,19 +13,19 @@ it won. Two deliveries of the same task race on that UPDATE and exactly one proc
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from plugin.extensions import db, utcnow
-from plugin.models.job import ACTIVE_STATES, Job, JobMode, JobOrigin, JobState
+from plugin.models.job import ACTIVE_STATES, Job, JobMode, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
+from plugin.observability.logging import log_job_transition
+from plugin.services import limits
+from plugin.services.queue import send_after_commit
+from plugin.task_names import WebTask
 
 # Allowed moves (from → to); `transition` refuses anything else so a bug cannot jump the machine.
 ALLOWED: dict[JobState, frozenset[JobState]] = {
@@ -47,111 +49,21 @@ class IllegalTransition(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class PoseSetRef:
-    """A resolved pose set: its id, version (part of the idempotency key) and the whole document (snapshot)."""
-
-    id: str
-    version: str
-    document: dict[str, Any]
+def new_job(**columns: Any) -> Job:
+    """A job row in the machine's first state (`queued`), not yet added to the session (admission adds it)."""
+    return Job(**columns, state=JobState.QUEUED, progress=0, stage="queued")
 
 
-@dataclass
-class JobRequest:
-    product_id: str
-    pose_set: PoseSetRef
-    variant_id: str | None = None
-    product_title: str = ""
-    source_url: str | None = None
-    source_media_id: str | None = None
-    source_hash: str | None = None  # known when automation fetched the image first
-    source_key: str | None = None
-    poses: list[str] | None = None
-    mode: JobMode = JobMode.REVIEW
-    origin: JobOrigin = JobOrigin.ON_DEMAND
-    backend: str = "warp"
-    seed: int = 0
-    max_size: int = 1024
-    bulk_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, separators=(",", ":"), default=str).encode()).hexdigest()
-
-
-def _poses_part(poses: Sequence[str] | None) -> list[str] | None:
-    return sorted(poses) if poses else None
-
-
-def request_key(shop_id: int, req: JobRequest) -> str:
-    """Idempotency key before the source is downloaded: the Shopify image (URL / media id) stands for its content."""
-    return _digest(
-        # media id AND URL: Shopify can replace a file's content under the same media id (the URL changes)
-        "request", shop_id, req.product_id, req.variant_id or "", req.source_media_id or "", req.source_url or "",
-        req.pose_set.id, req.pose_set.version, _poses_part(req.poses),
-    )  # fmt: skip
-
-
-def content_key(
-    shop_id: int, product_id: str, variant_id: str | None, source_hash: str, pose_set_id: str,
-    pose_set_version: str, poses: Sequence[str] | None,
-) -> str:  # fmt: skip
-    """The idempotency key proper: (shop, product/variant, source pixels' hash, pose set + version, poses)."""
-    return _digest(
-        "content", shop_id, product_id, variant_id or "", source_hash, pose_set_id, pose_set_version, _poses_part(poses)
-    )
-
-
-def find_live(key_column: Any, key: str) -> Job | None:
-    return db.session.scalars(
-        select(Job).where(key_column == key, Job.state.not_in([JobState.FAILED, JobState.CANCELLED]))
-    ).first()
-
-
-def get_or_create_job(shop: Shop, req: JobRequest) -> tuple[Job, bool]:
-    """The live job for this request if there is one (same key), else a new `queued` job. Does not commit.
-
-    Race-safe: the partial unique indexes on the keys make a concurrent duplicate insert fail; we then return the
-    winner's row.
-    """
-    rkey = request_key(shop.id, req)
-    ckey = (
-        content_key(shop.id, req.product_id, req.variant_id, req.source_hash, req.pose_set.id, req.pose_set.version,
-                    req.poses)
-        if req.source_hash else None
-    )  # fmt: skip
-    # when the pixels are known they decide alone; the request key stands in for them only before the download
-    existing = find_live(Job.content_key, ckey) if ckey else find_live(Job.request_key, rkey)
-    if existing is not None:
-        return existing, False
-    job = Job(
-        shop_id=shop.id, bulk_id=req.bulk_id, origin=req.origin, mode=req.mode,
-        product_id=req.product_id, variant_id=req.variant_id, product_title=req.product_title[:512],
-        source_url=req.source_url, source_media_id=req.source_media_id,
-        source_hash=req.source_hash, source_key=req.source_key,
-        pose_set_id=req.pose_set.id, pose_set_version=req.pose_set.version, pose_set=req.pose_set.document,
-        poses=list(req.poses) if req.poses else None, backend=req.backend, seed=req.seed, max_size=req.max_size,
-        request_key=rkey, content_key=ckey, state=JobState.QUEUED, progress=0, stage="queued",
-    )  # fmt: skip
-    try:
-        with db.session.begin_nested():
-            db.session.add(job)
-    except IntegrityError:
-        winner = (find_live(Job.content_key, ckey) if ckey else None) or find_live(Job.request_key, rkey)
-        if winner is None:
-            raise
-        return winner, False
-    return job, True
-
-
-def transition(job_id: int, to: JobState, *, from_states: Iterable[JobState], **values: Any) -> bool:
+def transition(
+    job_id: int, to: JobState, *, from_states: Iterable[JobState], reason: str | None = None, **values: Any
+) -> bool:
     """Move job `job_id` to `to` if it is in one of `from_states`; True when this caller won. Does not commit.
 
     The row is locked (SELECT … FOR UPDATE) to learn which state it leaves, then moved by a conditional UPDATE on
     exactly that state: a concurrent caller waits for the lock and then finds the new state. The winner logs the
     change (`event=job.transition`, the transitions counter), frees its shop's in-flight slot, and gives the daily
     limit unit back when the job ends failed or cancelled without any image (docs/JOBS.md, "Daily limit").
+    `reason` goes into the transition's log line.
     """
     sources = [JobState(s) for s in from_states]
     for s in sources:
@@ -174,20 +86,16 @@ def transition(job_id: int, to: JobState, *, from_states: Iterable[JobState], **
         job = db.session.get(Job, job_id)
         if job is not None:
             db.session.refresh(job)
-            _after_transition(job, old, to)
+            _after_transition(job, old, to, reason)
         if old in ACTIVE_STATES and to not in ACTIVE_STATES:
             request_dispatch()  # a slot of this shop's in-flight quota is free
     return won
 
 
-def _after_transition(job: Job, old: JobState, to: JobState) -> None:
-    from plugin.observability.logging import log_job_transition
-
-    log_job_transition(job, old, to)
+def _after_transition(job: Job, old: JobState, to: JobState, reason: str | None) -> None:
+    log_job_transition(job, old, to, reason=reason)
     if to in (JobState.FAILED, JobState.CANCELLED) and not _has_outputs(job.id):
         # the unit reserved when the job was asked for: nothing was generated, so nothing is charged
-        from plugin.services import limits
-
         limits.refund(job.shop_id, job.created_at.date(), 1)
 
 
@@ -223,13 +131,10 @@ def give_up(job_id: int, code: str, message: str) -> str | None:
 
 def request_dispatch() -> None:
     """Ask the fair dispatcher to run once after this transaction commits (at most one message per commit)."""
-    from gpu_worker.contract import TaskName
-    from plugin.services.queue import send_after_commit
-
     session = db.session()
     if not session.info.get("pose_studio_dispatch_requested"):
         session.info["pose_studio_dispatch_requested"] = True
-        send_after_commit(TaskName.DISPATCH)
+        send_after_commit(WebTask.DISPATCH)
 
 
 def fail(job_id: int, code: str, message: str, *, from_states: Iterable[JobState] | None = None) -> bool:
@@ -274,29 +179,82 @@ def outputs_of(job: Job) -> list[Output]:
     return list(db.session.scalars(select(Output).where(Output.job_id == job.id).order_by(Output.position)))
 
 
-def output_to_dict(o: Output) -> dict[str, Any]:
-    return {
-        "id": o.id, "job_id": o.job_id, "pose_id": o.pose_id, "pose_name": o.pose_name, "position": o.position,
-        "seed": o.seed, "width": o.width, "height": o.height,
-        "scores": {"oks": o.oks, "pck": o.pck}, "passed": o.passed, "reasons": o.reasons or [],
-        "decision": o.decision.value, "regenerating": o.regenerating, "variant_id": o.variant_id,
-        "shopify_media_id": o.shopify_media_id, "published": o.published_at is not None,
-        "image_url": f"/api/outputs/{o.id}/image",
-    }  # fmt: skip
+# --- what comes next once the images exist ----------------------------------------------------------------------
 
 
-def job_to_dict(job: Job, *, with_outputs: bool = True) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": job.id, "state": job.state.value, "progress": job.progress, "stage": job.stage,
-        "mode": job.mode.value, "origin": job.origin.value, "bulk_id": job.bulk_id,
-        "product_id": job.product_id, "variant_id": job.variant_id, "product_title": job.product_title,
-        "pose_set": {"id": job.pose_set_id, "version": job.pose_set_version}, "poses": job.poses,
-        "backend": job.backend, "attempts": job.attempts, "duplicate_of": job.duplicate_of_id,
-        "error": {"code": job.error_code, "message": job.error_message} if job.error_message else None,
-        "needs_review": needs_review(job),
-        "created_at": job.created_at.isoformat(), "updated_at": job.updated_at.isoformat(),
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-    }  # fmt: skip
-    if with_outputs:
-        data["outputs"] = [output_to_dict(o) for o in outputs_of(job)]
-    return data
+def settle(job: Job, *, on_product: int | None = None) -> None:
+    """The one decision of what a job does once its images exist. Does not commit.
+
+    - `checking` (every run of a generation reported): in `auto` mode the gate's clean passes are approved and, if
+      any is not on the product yet, the job goes `publishing` (the publish task is sent after commit); otherwise
+      it waits for the merchant in `awaiting_review`.
+    - `publishing` (a publish finished, `on_product` images on the product): `published` when no image waits for
+      the merchant; else back to `awaiting_review` with the published ones marked (an `auto` job whose other
+      images failed the check must not look finished while those wait).
+    - `awaiting_review` (the merchant decided an image): `published` once nothing waits and every approved image is
+      on the product already; else it keeps waiting.
+    """
+    if job.state == JobState.CHECKING:
+        _settle_checked(job)
+    elif job.state == JobState.PUBLISHING:
+        _settle_published(job, on_product)
+    elif job.state == JobState.AWAITING_REVIEW and not needs_review(job) and _all_approved_published(job):
+        _settle_published(job, on_product)
+
+
+def _settle_checked(job: Job) -> None:
+    outputs = outputs_of(job)
+    if job.mode == JobMode.AUTO:
+        # only gate passes go live unseen, and only those without a note: a passed output's reasons are notes that
+        # hold it for a person (a warp of a photograph, gpu_worker.tasks.photo_warp_hold)
+        for o in outputs:
+            if o.passed and not o.reasons and o.decision == Decision.PENDING:
+                o.decision = Decision.APPROVED
+    to_publish = [o for o in outputs if o.decision == Decision.APPROVED and not o.shopify_media_id]
+    if job.mode == JobMode.AUTO and to_publish:
+        if transition(job.id, JobState.PUBLISHING, from_states=[JobState.CHECKING], progress=95, stage="publishing"):
+            send_after_commit(WebTask.PUBLISH_JOB, job_id=job.id)
+    else:
+        held = sum(1 for o in outputs if o.decision == Decision.PENDING)
+        transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.CHECKING], progress=100,
+                   stage=f"{held} image(s) waiting for review")  # fmt: skip
+
+
+def _settle_published(job: Job, on_product: int | None) -> None:
+    waiting = needs_review(job)
+    if on_product is None:
+        on_product = db.session.scalar(
+            select(func.count()).select_from(Output)
+            .where(Output.job_id == job.id, Output.shopify_media_id.is_not(None))
+        ) or 0  # fmt: skip
+    if waiting:
+        transition(job.id, JobState.AWAITING_REVIEW, from_states=[job.state], progress=100,
+                   stage=f"{on_product} image(s) on the product, {waiting} waiting for review",
+                   error_code=None, error_message=None)  # fmt: skip
+    else:
+        transition(job.id, JobState.PUBLISHED, from_states=[job.state], progress=100,
+                   stage=f"{on_product} image(s) on the product", error_code=None, error_message=None)  # fmt: skip
+
+
+def _all_approved_published(job: Job) -> bool:
+    approved = [o for o in outputs_of(job) if o.decision == Decision.APPROVED]
+    return bool(approved) and all(o.shopify_media_id for o in approved)
+
+
+# --- reconcile's moves (plugin.services.dispatch finds the stuck jobs; the moves are the machine's) ----------------
+
+
+def requeue_lost_fetch(job: Job) -> bool:
+    """A fetch task died after claiming the job: back to `queued` (still dispatched) so the fetch is sent again.
+    Does not commit."""
+    return transition(job.id, JobState.QUEUED, from_states=[JobState.FETCHING],
+                      reason="reconcile: the fetch was lost")  # fmt: skip
+
+
+def abandon_lost_regeneration(job: Job) -> bool:
+    """A regeneration whose message was lost: give the images back to review rather than guess its spec. Does not
+    commit."""
+    db.session.execute(update(Output).where(Output.job_id == job.id).values(regenerating=False))
+    message = "a regeneration was interrupted; ask for it again"
+    return transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.GENERATING], pending_runs=0,
+                      error_message=message, reason=message)  # fmt: skip

@@ -7,7 +7,8 @@ from typing import Any
 from plugin.extensions import db
 from plugin.models.job import Job, JobMode, JobOrigin
 from plugin.models.shop import Shop
-from plugin.services import jobs, limits, pose_sets, shopify_reads
+from plugin.services import pose_sets, shopify_reads
+from plugin.services.admission import JobRequest, admit
 from plugin.services.errors import InvalidRequest
 from plugin.services.products import pick_source
 from plugin.services.settings import get_settings
@@ -58,7 +59,7 @@ def create_jobs(shop: Shop, data: dict[str, Any]) -> tuple[list[Job], int]:
     missing = [pid for pid in product_ids if pid not in products]
     if missing:
         raise InvalidRequest(f"no product {', '.join(missing)} in this shop", code="unknown_product", status=404)
-    requests_: list[jobs.JobRequest] = []
+    requests_: list[JobRequest] = []
     for pid in product_ids:
         product = products[pid]
         own_variants = [v.id for v in product.variants if v.id in variant_ids]
@@ -67,7 +68,7 @@ def create_jobs(shop: Shop, data: dict[str, Any]) -> tuple[list[Job], int]:
             if source is None:
                 raise InvalidRequest(f"product '{product.title}' has no image to start from; add a product image "
                                      "in Shopify first", code="no_source_image")  # fmt: skip
-            requests_.append(jobs.JobRequest(
+            requests_.append(JobRequest(
                 product_id=pid, variant_id=variant_id, pose_set=pose_set, product_title=product.title,
                 source_url=source.url, source_media_id=source.media_id, poses=poses, mode=JobMode(mode),
                 origin=JobOrigin.ON_DEMAND, backend=settings.backend, max_size=settings.max_size, seed=seed,
@@ -76,15 +77,6 @@ def create_jobs(shop: Shop, data: dict[str, Any]) -> tuple[list[Job], int]:
     if unknown_variants:
         raise InvalidRequest(f"variant(s) {', '.join(sorted(unknown_variants))} belong to none of product_ids",
                              code="unknown_variant")  # fmt: skip
-    new = [r for r in requests_ if jobs.find_live(Job.request_key, jobs.request_key(shop.id, r)) is None]
-    limits.reserve(shop, len(new))  # all or nothing: DailyLimitReached → 429, nothing created
-    result: list[Job] = []
-    created = 0
-    for r in requests_:
-        job, was_created = jobs.get_or_create_job(shop, r)
-        created += was_created
-        result.append(job)
-    if created:
-        jobs.request_dispatch()
+    admitted = admit(shop, requests_)  # all or nothing: DailyLimitReached → 429, nothing created
     db.session.commit()
-    return result, created
+    return admitted.admitted, admitted.created

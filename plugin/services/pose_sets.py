@@ -7,6 +7,7 @@ from a reference photo (detected on a GPU worker, since the web side never impor
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +18,16 @@ from plugin.extensions import db
 from plugin.models.custom_pose_set import CustomPoseSet
 from plugin.models.shop import Shop
 from plugin.services.errors import InvalidRequest, NotFound
-from plugin.services.jobs import PoseSetRef
+
+
+@dataclass(frozen=True)
+class PoseSetRef:
+    """A resolved pose set: its id, version (part of the idempotency key) and the whole document (snapshot)."""
+
+    id: str
+    version: str
+    document: dict[str, Any]
+
 
 CUSTOM_PREFIX = "custom-"
 MAX_CUSTOM_SETS = 50

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from plugin.extensions import db, utcnow
 from plugin.models.job import Job, JobState
@@ -128,25 +128,5 @@ def run_publish(job_id: int) -> None:
             o.shopify_media_id = media.media_id
             o.published_at = o.published_at or now
     db.session.flush()
-    settle_published(job, len(published))
+    jobs.settle(job, on_product=len(published))
     db.session.commit()
-
-
-def settle_published(job: Job, on_product: int | None = None) -> None:
-    """After a publish: `published` when no image waits for the merchant; else back to `awaiting_review` with the
-    published images marked (an `auto` job whose other images failed the quality check must not look finished
-    while those wait). Does not commit."""
-    waiting = jobs.needs_review(job)
-    if on_product is None:
-        on_product = db.session.scalar(
-            select(func.count()).select_from(Output)
-            .where(Output.job_id == job.id, Output.shopify_media_id.is_not(None))
-        ) or 0  # fmt: skip
-    if waiting:
-        jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[job.state], progress=100,
-                        stage=f"{on_product} image(s) on the product, {waiting} waiting for review",
-                        error_code=None, error_message=None)  # fmt: skip
-    else:
-        jobs.transition(job.id, JobState.PUBLISHED, from_states=[job.state], progress=100,
-                        stage=f"{on_product} image(s) on the product", error_code=None,
-                        error_message=None)  # fmt: skip

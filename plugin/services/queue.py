@@ -1,4 +1,5 @@
-"""Enqueue Celery tasks by name, after the database transaction that wrote their rows has committed.
+"""Enqueue Celery tasks by name (the one send helper of the web side), after the database transaction that wrote
+their rows has committed.
 
 A task that starts before its row is committed reads nothing (Celery's "Database transactions" section); so services
 call `send_after_commit` inside the transaction, and the message leaves only when the session commits. A broker
@@ -21,10 +22,13 @@ log = logging.getLogger(__name__)
 _KEY = "pose_studio_after_commit"
 
 
-def send_now(name: str, **kwargs: Any) -> None:
-    """Send task `name` with `kwargs` to its queue (gpu_worker.contract routes) right away."""
+def send_now(name: str, *, countdown: float | None = None, **kwargs: Any) -> None:
+    """Send task `name` with `kwargs` to its queue (gpu_worker.contract.queue_for) right away, optionally to run
+    `countdown` seconds from now. The one send helper of the web side; raises when the broker cannot take it
+    (a webhook then answers 503, and Shopify's retry sends it)."""
     celery_app = current_app.extensions["celery"]
-    celery_app.send_task(name, kwargs=kwargs, queue=queue_for(name), retry=True, retry_policy={"max_retries": 2})
+    celery_app.send_task(name, kwargs=kwargs, queue=queue_for(name), countdown=countdown, retry=True,
+                         retry_policy={"max_retries": 2})  # fmt: skip
 
 
 def send_after_commit(name: str, **kwargs: Any) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from gpu_worker.contract import TaskName
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
 from plugin.services import jobs, limits
 from plugin.services.errors import Conflict
-from plugin.services.generation import start_generation
+from plugin.services.gpu_handoff import start_generation
 from plugin.services.queue import send_after_commit
+from plugin.task_names import WebTask
 
 REVIEWABLE = (JobState.AWAITING_REVIEW, JobState.PUBLISHED)
 
@@ -41,19 +41,10 @@ def decide(output: Output, decision: Decision) -> Output:
                        code="output_published")  # fmt: skip
     output.decision = decision
     db.session.flush()
-    if job.state == JobState.AWAITING_REVIEW and not jobs.needs_review(job) and _all_approved_published(job):
-        # the last waiting image was decided and every approved one is on the product already: the job is done
-        from plugin.services.publish import settle_published
-
-        settle_published(job)
+    # the last waiting image decided with every approved one on the product already: the job is done
+    jobs.settle(job)
     db.session.commit()
     return output
-
-
-def _all_approved_published(job: Job) -> bool:
-    outputs = list(db.session.scalars(select(Output).where(Output.job_id == job.id)))
-    approved = [o for o in outputs if o.decision == Decision.APPROVED]
-    return bool(approved) and all(o.shopify_media_id for o in approved)
 
 
 def regenerate(shop: Shop, output: Output) -> Output:
@@ -85,6 +76,6 @@ def request_publish(job: Job) -> Job:
         db.session.rollback()
         raise Conflict(f"job {job.id} is {job.state.value}; it can be published once it is awaiting review",
                        code="job_not_reviewable")  # fmt: skip
-    send_after_commit(TaskName.PUBLISH_JOB, job_id=job.id)
+    send_after_commit(WebTask.PUBLISH_JOB, job_id=job.id)
     db.session.commit()
     return job

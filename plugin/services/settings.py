@@ -8,6 +8,7 @@ from plugin.extensions import db
 from plugin.models.shop import Shop
 from plugin.models.shop_settings import Automation, ShopSettings
 from plugin.services.errors import InvalidRequest
+from plugin.services.pose_sets import resolve
 
 DEFAULT_POSE_SET = "catalog-basics"
 MAX_DAILY_LIMIT = 100_000
@@ -49,8 +50,6 @@ def _str_list(value: Any, name: str) -> list[str]:
 
 def update_settings(shop: Shop, data: dict[str, Any]) -> ShopSettings:
     """Apply the keys present in `data` (a partial update), validating each. Commits."""
-    from plugin.services.pose_sets import resolve  # circular: pose_sets imports jobs
-
     if not isinstance(data, dict):
         raise InvalidRequest("send a JSON object of settings", code="invalid_settings")
     s = get_settings(shop)

@@ -1,5 +1,5 @@
 """A warp of a photograph waits for a person even when it passes the gate (auto mode publishes only passes with no
-note, plugin/services/generation_results.py); a warp of a drawing does not."""
+note, plugin/services/gpu_reports.py); a warp of a drawing does not."""
 
 from __future__ import annotations
 

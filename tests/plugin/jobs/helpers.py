@@ -10,7 +10,7 @@ from gpu_worker.contract import OutputRecord, ResultManifest
 from plugin.extensions import db
 from plugin.models.job import JobMode, JobState
 from plugin.models.shop import Shop
-from plugin.services import jobs, limits, pose_sets
+from plugin.services import admission, jobs, limits, pose_sets
 from plugin.storage import get_storage, keys
 from tests.plugin.jobs.conftest import person_png
 
@@ -20,7 +20,7 @@ def new_job(shop: Shop, product_id: str, *, mode: JobMode = JobMode.REVIEW, pose
     """A queued job, its daily-limit unit reserved as the services do. Commits; call inside an app context."""
     pose_set = pose_sets.resolve(shop, "catalog-basics")
     limits.reserve(shop, 1)
-    job, created = jobs.get_or_create_job(shop, jobs.JobRequest(
+    job, created = admission.get_or_create_job(shop, admission.JobRequest(
         product_id=product_id, pose_set=pose_set, product_title="Linen shirt", mode=mode, poses=poses,
         source_url=source_url or f"https://cdn.shopify.com/s/files/{product_id.rsplit('/', 1)[-1]}.png",
     ))  # fmt: skip

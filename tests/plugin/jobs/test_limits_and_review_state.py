@@ -11,7 +11,7 @@ from plugin.extensions import db
 from plugin.models.job import Job, JobMode, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
-from plugin.services import generation_results, jobs, limits, publish, review, settings
+from plugin.services import gpu_reports, jobs, limits, publish, review, serialization, settings
 from plugin.services.errors import DailyLimitReached
 from tests.plugin.jobs.helpers import generated_job, new_job
 
@@ -43,7 +43,7 @@ def test_failed_and_cancelled_jobs_give_their_unit_back(ctx_shop: Shop) -> None:
 def test_a_job_whose_images_were_made_keeps_its_unit_when_cancelled(ctx_shop: Shop, emulator: Any) -> None:
     product = emulator.add_products(ctx_shop.domain, 1)[0]
     job_id, manifest_key = generated_job(ctx_shop, product.gid, [True], mode=JobMode.REVIEW)
-    generation_results.record_done(job_id, manifest_key)
+    gpu_reports.record_done(job_id, manifest_key)
     assert db.session.get(Job, job_id).state == JobState.AWAITING_REVIEW
     assert jobs.cancel(db.session.get(Job, job_id))
     db.session.commit()
@@ -53,12 +53,12 @@ def test_a_job_whose_images_were_made_keeps_its_unit_when_cancelled(ctx_shop: Sh
 def test_a_failed_regeneration_gives_its_unit_back(ctx_shop: Shop, emulator: Any) -> None:
     product = emulator.add_products(ctx_shop.domain, 1)[0]
     job_id, manifest_key = generated_job(ctx_shop, product.gid, [True], mode=JobMode.REVIEW)
-    generation_results.record_done(job_id, manifest_key)
+    gpu_reports.record_done(job_id, manifest_key)
     out = db.session.scalars(db.select(Output).where(Output.job_id == job_id)).one()
     review.regenerate(ctx_shop, out)
     assert limits.used_today(ctx_shop) == 2
     job = db.session.get(Job, job_id)
-    generation_results.record_failed(job_id, "engine_error", "the engine failed; try again",
+    gpu_reports.record_failed(job_id, "engine_error", "the engine failed; try again",
                                      f"{job.spec_key.rsplit('/', 1)[0]}/spec-regen-{out.id}-1.json")  # fmt: skip
     assert db.session.get(Job, job_id).state == JobState.AWAITING_REVIEW
     assert limits.used_today(ctx_shop) == 1
@@ -69,12 +69,12 @@ def test_auto_mode_with_a_failed_check_stays_in_review_until_the_last_image_is_d
 ) -> None:
     product = emulator.add_products(ctx_shop.domain, 1)[0]
     job_id, manifest_key = generated_job(ctx_shop, product.gid, [True, False, True])
-    generation_results.record_done(job_id, manifest_key)
+    gpu_reports.record_done(job_id, manifest_key)
     assert db.session.get(Job, job_id).state == JobState.PUBLISHING
     publish.run_publish(job_id)
 
     job = db.session.get(Job, job_id)
-    data = jobs.job_to_dict(job)
+    data = serialization.job_to_dict(job)
     assert job.state == JobState.AWAITING_REVIEW, job.stage  # not a plain `published` while one image waits
     assert data["needs_review"] == 1 and job.stage == "2 image(s) on the product, 1 waiting for review"
     assert [o["published"] for o in data["outputs"]] == [True, False, True]
@@ -84,4 +84,4 @@ def test_auto_mode_with_a_failed_check_stays_in_review_until_the_last_image_is_d
     failed = db.session.scalars(db.select(Output).where(Output.job_id == job_id, Output.passed.is_(False))).one()
     review.decide(failed, Decision.REJECTED)
     job = db.session.get(Job, job_id)
-    assert job.state == JobState.PUBLISHED and jobs.job_to_dict(job)["needs_review"] == 0
+    assert job.state == JobState.PUBLISHED and serialization.job_to_dict(job)["needs_review"] == 0

@@ -8,7 +8,7 @@ from typing import Any
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.shop import Shop
-from plugin.services import generation_results, publish
+from plugin.services import gpu_reports, publish
 from tests.plugin.jobs.helpers import generated_job
 from tests.plugin.ops.test_metrics import samples
 
@@ -33,7 +33,7 @@ def test_a_generate_check_publish_flow_moves_the_counters(app: Any, client: Any,
     emulator.faults.force("throttled", 1)  # and answers THROTTLED once
 
     with app.app_context():
-        generation_results.record_done(job_id, manifest_key)
+        gpu_reports.record_done(job_id, manifest_key)
         publish.run_publish(job_id)
         assert db.session.get(Job, job_id).state == JobState.PUBLISHED
 

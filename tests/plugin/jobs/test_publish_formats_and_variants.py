@@ -17,7 +17,7 @@ from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
-from plugin.services import generation, generation_results, settings
+from plugin.services import gpu_handoff, gpu_reports, settings
 from plugin.services.publish import run_publish
 from plugin.shopify.media import OUR_PREFIX, filename_matches
 from plugin.storage import get_storage
@@ -48,7 +48,7 @@ def test_spec_carries_the_shops_output_format(app: Any, make_shop: Any) -> None:
         job_id = new_job(shop, "gid://shopify/Product/77")
         job = db.session.get(Job, job_id)
         job.source_key = f"{shop.domain}/sources/{'b' * 64}.png"
-        assert generation.start_generation(job, shop, from_states=[JobState.QUEUED])
+        assert gpu_handoff.start_generation(job, shop, from_states=[JobState.QUEUED])
         db.session.commit()
         spec_key = db.session.get(Job, job_id).spec_key
         spec = JobSpec.from_kwargs(json.loads(get_storage().get(spec_key)))
@@ -63,7 +63,7 @@ def test_regeneration_keeps_the_merchants_position(app: Any, make_shop: Any) -> 
         shop = db.session.get(Shop, s.id)
         job_id, manifest_key = generated_job(shop, "gid://shopify/Product/78", [True, True, True])
         db.session.commit()
-        generation_results.record_done(job_id, manifest_key)
+        gpu_reports.record_done(job_id, manifest_key)
         outputs = sorted(db.session.query(Output).filter_by(job_id=job_id).all(), key=lambda o: o.position)
         assert [o.position for o in outputs] == [0, 1, 2]
         last = outputs[2]
@@ -72,7 +72,7 @@ def test_regeneration_keeps_the_merchants_position(app: Any, make_shop: Any) -> 
         job = db.session.get(Job, job_id)
         job.state, job.pending_runs = JobState.GENERATING, 1
         db.session.commit()
-        generation_results.record_done(job_id, manifest_key)  # the regeneration's result (same manifest shape)
+        gpu_reports.record_done(job_id, manifest_key)  # the regeneration's result (same manifest shape)
         db.session.expire_all()
         assert db.session.get(Output, last.id).position == 0
 

@@ -9,13 +9,13 @@ import pytest
 from plugin.extensions import db
 from plugin.models.job import Job, JobOrigin, JobState
 from plugin.models.shop import Shop
-from plugin.services import dispatch, jobs, limits, pose_sets, settings
+from plugin.services import admission, dispatch, jobs, limits, pose_sets, settings
 from plugin.services.errors import DailyLimitReached
 from tests.plugin.jobs.conftest import queued_tasks
 
 
-def _req(shop: Shop, product: str = "gid://shopify/Product/1", **kw: Any) -> jobs.JobRequest:
-    return jobs.JobRequest(product_id=product, pose_set=pose_sets.resolve(shop, "catalog-basics"),
+def _req(shop: Shop, product: str = "gid://shopify/Product/1", **kw: Any) -> admission.JobRequest:
+    return admission.JobRequest(product_id=product, pose_set=pose_sets.resolve(shop, "catalog-basics"),
                            source_url=f"https://cdn.shopify.com/{product[-3:]}.jpg", **kw)  # fmt: skip
 
 
@@ -27,7 +27,7 @@ def ctx_shop(app: Any, make_shop: Any) -> Any:
 
 
 def test_transition_wins_once_and_refuses_illegal_moves(ctx_shop: Shop) -> None:
-    job, _ = jobs.get_or_create_job(ctx_shop, _req(ctx_shop))
+    job, _ = admission.get_or_create_job(ctx_shop, _req(ctx_shop))
     db.session.commit()
     assert jobs.transition(job.id, JobState.FETCHING, from_states=[JobState.QUEUED])
     assert not jobs.transition(job.id, JobState.FETCHING, from_states=[JobState.QUEUED])  # the duplicate loses
@@ -39,23 +39,23 @@ def test_transition_wins_once_and_refuses_illegal_moves(ctx_shop: Shop) -> None:
 
 
 def test_same_request_returns_the_same_job_and_failure_frees_the_key(ctx_shop: Shop) -> None:
-    first, created = jobs.get_or_create_job(ctx_shop, _req(ctx_shop))
+    first, created = admission.get_or_create_job(ctx_shop, _req(ctx_shop))
     db.session.commit()
-    again, created_again = jobs.get_or_create_job(ctx_shop, _req(ctx_shop))
+    again, created_again = admission.get_or_create_job(ctx_shop, _req(ctx_shop))
     assert created and not created_again and again.id == first.id
-    other_poses, created_other = jobs.get_or_create_job(ctx_shop, _req(ctx_shop, poses=["front-relaxed"]))
+    other_poses, created_other = admission.get_or_create_job(ctx_shop, _req(ctx_shop, poses=["front-relaxed"]))
     assert created_other and other_poses.id != first.id
     jobs.fail(first.id, "x", "y")
     db.session.commit()
-    retry, created_retry = jobs.get_or_create_job(ctx_shop, _req(ctx_shop))
+    retry, created_retry = admission.get_or_create_job(ctx_shop, _req(ctx_shop))
     assert created_retry and retry.id != first.id
 
 
 def test_content_key_makes_the_same_pixels_one_job(ctx_shop: Shop) -> None:
-    a, _ = jobs.get_or_create_job(ctx_shop, _req(ctx_shop, source_hash="ab" * 32, source_key="k"))
+    a, _ = admission.get_or_create_job(ctx_shop, _req(ctx_shop, source_hash="ab" * 32, source_key="k"))
     db.session.commit()
     # another URL (re-uploaded file), same pixels → the same job
-    b, created = jobs.get_or_create_job(ctx_shop, jobs.JobRequest(
+    b, created = admission.get_or_create_job(ctx_shop, admission.JobRequest(
         product_id=a.product_id, pose_set=pose_sets.resolve(ctx_shop, "catalog-basics"),
         source_url="https://cdn.shopify.com/other.jpg", source_hash="ab" * 32, source_key="k"))  # fmt: skip
     assert not created and b.id == a.id
@@ -66,12 +66,12 @@ def test_unique_index_holds_under_a_race(app: Any, ctx_shop: Shop) -> None:
     from sqlalchemy.orm import Session
 
     req = _req(ctx_shop)
-    key = jobs.request_key(ctx_shop.id, req)
+    key = admission.request_key(ctx_shop.id, req)
     with Session(db.engine) as other:
         other.add(Job(shop_id=ctx_shop.id, product_id=req.product_id, pose_set_id="catalog-basics",
                       pose_set_version="1", pose_set={}, request_key=key, state=JobState.QUEUED))  # fmt: skip
         other.commit()
-    job, created = jobs.get_or_create_job(ctx_shop, req)
+    job, created = admission.get_or_create_job(ctx_shop, req)
     assert not created and job.request_key == key
 
 
@@ -92,9 +92,9 @@ def test_fair_dispatch_bounds_each_shops_inflight(app: Any, make_shop: Any, redi
     with app.app_context():
         a, b = db.session.get(Shop, a_id), db.session.get(Shop, b_id)
         for i in range(200):
-            jobs.get_or_create_job(a, _req(a, f"gid://shopify/Product/{1000 + i}", origin=JobOrigin.BULK))
+            admission.get_or_create_job(a, _req(a, f"gid://shopify/Product/{1000 + i}", origin=JobOrigin.BULK))
         db.session.commit()
-        jobs.get_or_create_job(b, _req(b, "gid://shopify/Product/7"))
+        admission.get_or_create_job(b, _req(b, "gid://shopify/Product/7"))
         db.session.commit()
         k = dispatch.shop_inflight_limit()
         assert dispatch.dispatch() == k + 1
@@ -111,7 +111,7 @@ def test_fair_dispatch_bounds_each_shops_inflight(app: Any, make_shop: Any, redi
 def test_reconcile_resends_lost_messages(app: Any, ctx_shop: Shop, redis_url: str) -> None:
     from datetime import timedelta
 
-    job, _ = jobs.get_or_create_job(ctx_shop, _req(ctx_shop))
+    job, _ = admission.get_or_create_job(ctx_shop, _req(ctx_shop))
     db.session.commit()
     dispatch.dispatch()
     import redis as redis_lib

@@ -14,7 +14,7 @@ from plugin.models.shop import Shop
 from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
 from plugin.services import settings
 from plugin.storage import get_storage, keys
-from plugin.task_names import SHOP_REDACT_TASK
+from plugin.task_names import WebTask
 from plugin.tasks import products_changed, shop_redact
 from tests.plugin.jobs.conftest import queued_tasks
 from tests.shopify_emulator.store import product_rest_payload
@@ -23,7 +23,7 @@ from tests.shopify_emulator.store import product_rest_payload
 def _redact(client: Any, signed_webhook: Any, redis_url: str, domain: str) -> int:
     body, headers = signed_webhook("shop/redact", domain, {"shop_id": 9, "shop_domain": domain})
     assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
-    [task] = [t for t in queued_tasks(redis_url) if t["name"] == SHOP_REDACT_TASK]
+    [task] = [t for t in queued_tasks(redis_url) if t["name"] == WebTask.SHOP_REDACT]
     return task["kwargs"]["delivery_id"]
 
 

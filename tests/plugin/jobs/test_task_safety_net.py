@@ -10,7 +10,7 @@ from typing import Any
 from plugin.extensions import db
 from plugin.models.job import Job, JobMode, JobState
 from plugin.models.shop import Shop
-from plugin.services import generation_results, limits
+from plugin.services import gpu_reports, limits
 from plugin.storage import get_storage, keys
 from plugin.tasks import STORAGE_RETRIES, fetch_source, generation_done, publish_job
 from tests.plugin.jobs.helpers import generated_job, new_job
@@ -75,7 +75,7 @@ def test_a_publish_that_cannot_go_on_goes_back_to_review_with_a_reason(
     product = emulator.add_products(shop.domain, 1)[0]
     with app.app_context():
         job_id, manifest_key = generated_job(db.session.get(Shop, shop.id), product.gid, [True, True])
-        generation_results.record_done(job_id, manifest_key)  # auto mode: both passed → publishing
+        gpu_reports.record_done(job_id, manifest_key)  # auto mode: both passed → publishing
         job = db.session.get(Job, job_id)
         assert job.state == JobState.PUBLISHING
         get_storage().delete(keys.output(shop.domain, job_id, job.poses[0], 0))  # an image went missing
@@ -114,7 +114,7 @@ def test_a_database_connection_killed_mid_task_is_retried_and_the_job_finishes(
     product = emulator.add_products(shop.domain, 1)[0]
     with app.app_context():
         job_id, manifest_key = generated_job(db.session.get(Shop, shop.id), product.gid, [True, True])
-        generation_results.record_done(job_id, manifest_key)  # auto mode: both passed → publishing
+        gpu_reports.record_done(job_id, manifest_key)  # auto mode: both passed → publishing
     admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
     killed: list[int] = []
 

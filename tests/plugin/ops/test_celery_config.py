@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from gpu_worker.contract import TaskName
 from plugin import create_app
 from plugin.config import load_config, settings_table_markdown
 from plugin.errors import ConfigError
 from plugin.ops_commands import worker, worker_argv
+from plugin.task_names import WebTask
 from tests.plugin.ops.test_commands import CLI, REPO, process_env
 
 
@@ -31,7 +31,7 @@ def test_the_web_celery_app_has_the_contract_settings_and_the_beat_schedule(app:
     assert conf.broker_transport_options["max_retries"] == 2  # the webhook's fail-fast enqueue is kept
     assert conf.worker_cancel_long_running_tasks_on_connection_loss is True
     [entry] = conf.beat_schedule.values()
-    assert entry["task"] == TaskName.RECONCILE.value and entry["options"]["queue"] == "shopify"
+    assert entry["task"] == WebTask.RECONCILE.value and entry["options"]["queue"] == "shopify"
     assert entry["schedule"] == 60.0
 
 

@@ -11,9 +11,10 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from gpu_worker.contract import SHOPIFY_QUEUE
 from plugin.extensions import db
 from plugin.models import DeliveryStatus, Shop, WebhookDelivery
-from plugin.task_names import PRODUCTS_CHANGED, SHOP_REDACT_TASK, SHOP_UNINSTALLED, SHOPIFY_QUEUE
+from plugin.task_names import WebTask
 from tests.conftest import TEST_SHOP, webhook_hmac
 
 PREVIOUS_SECRET = "previous-secret-abcdef0123456789abcdef"
@@ -55,7 +56,7 @@ def test_product_update_is_recorded_and_enqueued_after_commit(
     assert (row.topic, row.shop_id, row.status) == ("products/update", shop.id, DeliveryStatus.ENQUEUED)
     assert row.payload == {"id": 7, "title": "Dress"}
     assert row.triggered_at is not None and row.triggered_at.microsecond == 123456
-    assert queued(redis_url) == [(PRODUCTS_CHANGED, {"delivery_id": row.id})]
+    assert queued(redis_url) == [(WebTask.PRODUCTS_CHANGED, {"delivery_id": row.id})]
 
 
 @pytest.mark.parametrize(
@@ -116,7 +117,7 @@ def test_duplicate_of_a_delivery_whose_enqueue_failed_enqueues_it(
         row_id = row.id
     body, headers = signed_webhook("products/update", TEST_SHOP, event_id="event-lost")
     assert client.post("/webhooks", data=body, headers=headers).json["status"] == "duplicate"
-    assert queued(redis_url) == [(PRODUCTS_CHANGED, {"delivery_id": row_id})]
+    assert queued(redis_url) == [(WebTask.PRODUCTS_CHANGED, {"delivery_id": row_id})]
     assert deliveries(app)[0].status is DeliveryStatus.ENQUEUED
 
 
@@ -161,7 +162,7 @@ def test_app_uninstalled_deletes_tokens_keeps_data_and_enqueues_cancellation(
         assert stored.uninstalled_at is not None
     [row] = deliveries(app)
     assert row.payload == {"shopify_shop_id": 1}  # only the shop's id: its emails, address are not kept
-    assert queued(redis_url) == [(SHOP_UNINSTALLED, {"shop_id": shop.id, "delivery_id": row.id})]
+    assert queued(redis_url) == [(WebTask.SHOP_UNINSTALLED, {"shop_id": shop.id, "delivery_id": row.id})]
 
 
 def test_shop_redact_of_an_uninstalled_shop_is_recorded_and_handed_to_a_task(
@@ -175,7 +176,7 @@ def test_shop_redact_of_an_uninstalled_shop_is_recorded_and_handed_to_a_task(
         assert db.session.get(Shop, doomed.id) is not None  # nothing is erased inside the request
     [row] = deliveries(app)
     assert (row.shop_id, row.payload) == (None, {"shop_id": doomed.id, "shop_domain": TEST_SHOP})
-    assert queued(redis_url) == [(SHOP_REDACT_TASK, {"delivery_id": row.id})]
+    assert queued(redis_url) == [(WebTask.SHOP_REDACT, {"delivery_id": row.id})]
 
 
 def _installed_pair(make_shop: Any, client: Any, signed_webhook: Any) -> tuple[Any, Any]:
@@ -213,7 +214,7 @@ def test_a_signed_body_replayed_under_another_shops_headers_changes_nothing(
     before = queued(redis_url)
     body, headers = signed_webhook(signed_topic, "attacker.myshopify.com", signed_payload)
     headers["X-Shopify-Topic"], headers["X-Shopify-Shop-Domain"] = sent_topic, TEST_SHOP
-    with caplog.at_level("WARNING", logger="plugin.shopify.webhooks"):
+    with caplog.at_level("WARNING", logger="plugin.services.deliveries"):
         response = client.post("/webhooks", data=body, headers=headers)
     assert (response.status_code, response.json["status"]) == (200, "mismatch")
     assert "refused without effect" in caplog.text
@@ -244,7 +245,7 @@ def test_shop_redact_must_name_the_shop_id_its_uninstall_reported(
     assert client.post("/webhooks", data=body, headers=headers).json["status"] == "mismatch"
     body, headers = signed_webhook("shop/redact", TEST_SHOP, {"shop_id": 4242, "shop_domain": TEST_SHOP})
     assert client.post("/webhooks", data=body, headers=headers).json["status"] == "accepted"
-    assert queued(redis_url)[-1][0] == SHOP_REDACT_TASK
+    assert queued(redis_url)[-1][0] == WebTask.SHOP_REDACT
 
 
 @pytest.mark.parametrize("topic", ["customers/data_request", "customers/redact"])

@@ -20,7 +20,7 @@ from plugin.models.job import Job, JobState
 from plugin.models.product_source import ProductSource
 from plugin.models.shop import Shop
 from plugin.security.safe_fetch import FetchedImage, FetchPolicy, FetchRejected, HostNotAllowed, fetch_source_image
-from plugin.services import jobs
+from plugin.services import admission, jobs
 from plugin.services.errors import StorageUnavailable, storage_errors
 from plugin.services.queue import send_after_commit
 from plugin.services.settings import get_settings
@@ -91,13 +91,8 @@ def run_fetch(job_id: int, *, resume: bool = False) -> None:
         jobs.fail(job_id, "source_rejected", str(exc))
         db.session.commit()
         return
-    assert job.source_hash is not None
-    ckey = jobs.content_key(shop.id, job.product_id, job.variant_id, job.source_hash, job.pose_set_id,
-                            job.pose_set_version, job.poses)  # fmt: skip
-    duplicate = db.session.scalars(
-        select(Job).where(Job.content_key == ckey, Job.id != job.id,
-                          Job.state.not_in([JobState.FAILED, JobState.CANCELLED]))
-    ).first()  # fmt: skip
+    ckey = admission.content_key_of(job)
+    duplicate = admission.live_job_with(Job.content_key, ckey, other_than=job.id)
     if duplicate is None:
         try:
             with db.session.begin_nested():

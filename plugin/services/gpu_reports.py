@@ -11,12 +11,11 @@ import logging
 
 from sqlalchemy import func, select, update
 
-from gpu_worker.contract import FailureCode, OutputRecord, ResultManifest, TaskName
+from gpu_worker.contract import FailureCode, OutputRecord, ResultManifest
 from plugin.extensions import db, utcnow
-from plugin.models.job import Job, JobMode, JobState
+from plugin.models.job import Job, JobState
 from plugin.models.output import Decision, Output
 from plugin.services import jobs, limits
-from plugin.services.queue import send_after_commit
 from plugin.storage import KeyMissing, get_storage
 
 log = logging.getLogger(__name__)
@@ -95,8 +94,8 @@ def record_done(job_id: int, manifest_key: str) -> None:
         db.session.commit()
         return
     job.pending_runs = 0
-    jobs.transition(job.id, JobState.CHECKING, from_states=[JobState.GENERATING], progress=90, stage="checking")
-    _after_check(job)
+    if jobs.transition(job.id, JobState.CHECKING, from_states=[JobState.GENERATING], progress=90, stage="checking"):
+        jobs.settle(job)
     db.session.commit()
 
 
@@ -110,25 +109,6 @@ def _observe(backend: str, records: list[OutputRecord], total_seconds: float) ->
     for rec in records:
         metrics.observe_generation(rec.pose_id, backend or "unknown",
                                    rec.seconds if rec.seconds is not None else share)  # fmt: skip
-
-
-def _after_check(job: Job) -> None:
-    outputs = list(db.session.scalars(select(Output).where(Output.job_id == job.id)))
-    if job.mode == JobMode.AUTO:
-        # only gate passes go live unseen, and only those without a note: a passed output's reasons are notes that
-        # hold it for a person (a warp of a photograph, gpu_worker.tasks.photo_warp_hold)
-        for o in outputs:
-            if o.passed and not o.reasons and o.decision == Decision.PENDING:
-                o.decision = Decision.APPROVED
-    to_publish = [o for o in outputs if o.decision == Decision.APPROVED and not o.shopify_media_id]
-    if job.mode == JobMode.AUTO and to_publish:
-        jobs.transition(job.id, JobState.PUBLISHING, from_states=[JobState.CHECKING], progress=95,
-                        stage="publishing")  # fmt: skip
-        send_after_commit(TaskName.PUBLISH_JOB, job_id=job.id)
-    else:
-        held = sum(1 for o in outputs if o.decision == Decision.PENDING)
-        jobs.transition(job.id, JobState.AWAITING_REVIEW, from_states=[JobState.CHECKING], progress=100,
-                        stage=f"{held} image(s) waiting for review")  # fmt: skip
 
 
 def record_failed(job_id: int, code: str, message: str, spec_key: str = "") -> None:
@@ -146,9 +126,10 @@ def record_failed(job_id: int, code: str, message: str, spec_key: str = "") -> N
         job.error_code, job.error_message = code, f"regenerating one image failed: {message}"
         job.pending_runs = max(0, job.pending_runs - 1)
         limits.refund(job.shop_id, limits.today(), 1)  # the regeneration was charged when asked for; none came
-        if job.pending_runs == 0:
-            jobs.transition(job.id, JobState.CHECKING, from_states=[JobState.GENERATING], stage="checking")
-            _after_check(job)
+        if job.pending_runs == 0 and jobs.transition(
+            job.id, JobState.CHECKING, from_states=[JobState.GENERATING], stage="checking"
+        ):
+            jobs.settle(job)
         db.session.commit()
         return
     jobs.fail(job_id, code, message, from_states=[JobState.GENERATING])

@@ -1,29 +1,52 @@
-"""A shop's lifecycle as the job layer sees it: app/uninstalled cancels queued work; shop/redact erases the shop.
+"""A shop's life after install: uninstall (tokens forgotten in the request, queued work cancelled by a task), a
+reinstall before that task ran (nothing cancelled), and shop/redact (every row, then every stored object, erased).
 
-The webhook request only records a shop/redact (after checking its body against its headers); `redact_shop`, run by
-a task, deletes the rows (plugin.shopify.webhooks.erase_shop, every table with a shop_id) and then the stored
-objects, which may still be written by a GPU worker that was generating for the shop at that moment: a second sweep
-runs after the longest a generation can last.
+The install itself (and a reinstall's fresh tokens) is the token store's upsert (plugin.shopify.token_store). The
+webhook request only records a shop/redact (after checking its body against its headers); `redact_shop`, run by a
+task, deletes the rows (`erase_shop`, every table with a shop_id) and then the stored objects, which may still be
+written by a GPU worker that was generating for the shop at that moment: a second sweep runs after the longest a
+generation can last.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from gpu_worker.contract import time_limits
-from plugin.extensions import db
+from plugin.extensions import Base, db, utcnow
 from plugin.models.bulk import BulkRun, BulkState
 from plugin.models.job import ACTIVE_STATES, Job, JobState
 from plugin.models.shop import Shop
 from plugin.models.webhook_delivery import WebhookDelivery
 from plugin.services import jobs
+from plugin.services.queue import send_now
 from plugin.storage import delete_shop, get_storage, keys
-from plugin.task_names import SHOP_ERASE_STORAGE, SHOPIFY_QUEUE
+from plugin.task_names import WebTask
 
 log = logging.getLogger(__name__)
+
+
+def mark_uninstalled(shop_id: int) -> None:
+    """app/uninstalled, inside the delivery's transaction: Shopify has already revoked the token, so forget it now.
+    The shop's data stays until shop/redact (48 h later). Does not commit."""
+    db.session.execute(
+        update(Shop).where(Shop.id == shop_id).values(
+            access_token_encrypted=None, refresh_token_encrypted=None, access_token_expires_at=None,
+            refresh_token_expires_at=None, uninstalled_at=utcnow(), updated_at=utcnow(),
+        )
+    )  # fmt: skip
+
+
+def erase_shop(shop_id: int) -> None:
+    """Delete every row of the shop: each table with a `shop_id` column (children first), then the shop. Does not
+    commit."""
+    for table in reversed(Base.metadata.sorted_tables):
+        if "shop_id" in table.c and table.name != WebhookDelivery.__tablename__:
+            db.session.execute(delete(table).where(table.c.shop_id == shop_id))
+    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.shop_id == shop_id))
+    db.session.execute(delete(Shop).where(Shop.id == shop_id))
 
 
 def delete_specs(job_list: list[Job]) -> None:
@@ -58,8 +81,6 @@ def redact_shop(delivery_id: int) -> str:
 
     Re-checked here, not only in the request: the merchant may have reinstalled between the webhook and this task,
     and then nothing is erased."""
-    from plugin.shopify.webhooks import erase_shop
-
     delivery = db.session.get(WebhookDelivery, delivery_id)
     named = delivery.payload if delivery is not None and isinstance(delivery.payload, dict) else {}
     shop_id, shop_domain = named.get("shop_id"), named.get("shop_domain")
@@ -82,10 +103,7 @@ def erase_storage(shop_domain: str, *, final: bool = False) -> int:
     n = delete_shop(shop_domain)
     if not final:
         delay = time_limits().hard + 30
-        current_app.extensions["celery"].send_task(
-            SHOP_ERASE_STORAGE, kwargs={"shop_domain": shop_domain, "final": True}, queue=SHOPIFY_QUEUE,
-            countdown=delay,
-        )
+        send_now(WebTask.SHOP_ERASE_STORAGE, countdown=delay, shop_domain=shop_domain, final=True)
     log.info("erased %d stored objects of %s (final=%s)", n, shop_domain, final)
     return n
 
