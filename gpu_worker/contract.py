@@ -135,6 +135,35 @@ class GenerationFailed(Payload):
     spec_key: str = ""
 
 
+# --- image formats ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """One stored image format: the shop's `output_format` name, the key extension, the content type, Pillow's
+    format name. The one table of them: the GPU worker encodes by it, the web side serves and publishes by it."""
+
+    name: str
+    ext: str
+    mime: str
+    pillow: str
+
+
+IMAGE_FORMATS: dict[str, ImageFormat] = {
+    "png": ImageFormat("png", "png", "image/png", "PNG"),
+    "jpeg": ImageFormat("jpeg", "jpeg", "image/jpeg", "JPEG"),
+    "webp": ImageFormat("webp", "webp", "image/webp", "WEBP"),
+}
+OUTPUT_FORMATS = tuple(IMAGE_FORMATS)  # what a shop may choose for its generated images
+_BY_EXT = {**{f.ext: f for f in IMAGE_FORMATS.values()}, "jpg": IMAGE_FORMATS["jpeg"]}
+
+
+def image_format_of_key(key: str) -> ImageFormat | None:
+    """The format of a stored image by its key's extension (None: not an image format we write)."""
+    ext = key.rpartition(".")[2].lower() if "." in key.rpartition("/")[2] else ""
+    return _BY_EXT.get(ext)
+
+
 # --- the job spec and result manifest (JSON documents in storage) ---------------------------------------------------
 
 
@@ -223,7 +252,9 @@ def broker_url_from_env(env: dict[str, str] | None = None) -> str:
 def celery_settings(broker_url: str, *, limits: TimeLimits | None = None) -> dict[str, Any]:
     """The Celery configuration shared by every worker and every sender (web app, GPU worker, shopify worker)."""
     limits = limits or time_limits()
-    transport = {"visibility_timeout": limits.visibility_timeout}
+    # kombu's SQLAlchemy transport (the dev command's embedded broker) hands its transport options to
+    # create_engine(), which refuses `visibility_timeout`; that broker has no visibility timeout anyway
+    transport = {} if broker_url.startswith("sqla+") else {"visibility_timeout": limits.visibility_timeout}
     return {
         "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,

@@ -23,6 +23,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from gpu_worker.celery_app import app
 from gpu_worker.contract import (
+    IMAGE_FORMATS,
     MAX_ATTEMPTS,
     SHOPIFY_QUEUE,
     AttemptStarted,
@@ -274,12 +275,6 @@ def _generate(req: GenerateRequest, spec: JobSpec) -> str:
     return manifest_key
 
 
-# output_format (the shop's setting, in the spec) → (Pillow format, content type, key extension)
-OUTPUT_ENCODINGS = {
-    "png": ("PNG", "image/png", "png"),
-    "jpeg": ("JPEG", "image/jpeg", "jpeg"),
-    "webp": ("WEBP", "image/webp", "webp"),
-}
 LOSSY_QUALITY = 92  # JPEG/WebP: visually lossless for product photos, a fraction of the PNG's size
 
 
@@ -304,7 +299,9 @@ def photo_warp_hold(result: ReposeResult) -> list[str]:
 def encode_output(image: Any, output_format: str) -> tuple[bytes, str, str]:
     """Encode a rendered image as the spec asks: (bytes, content type, extension). An unknown format (a spec from a
     newer web side) falls back to PNG rather than failing the job."""
-    pil_format, content_type, ext = OUTPUT_ENCODINGS.get(output_format, OUTPUT_ENCODINGS["png"])
+    # output_format (the shop's setting, in the spec) → Pillow format, content type, key extension
+    fmt = IMAGE_FORMATS.get(output_format, IMAGE_FORMATS["png"])
+    pil_format, content_type, ext = fmt.pillow, fmt.mime, fmt.ext
     buf = io.BytesIO()
     if pil_format == "PNG":
         image.save(buf, format="PNG")

@@ -21,7 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from plugin.security.body_limits import init_body_limits
     from plugin.security.crypto import init_cipher
     from plugin.security.headers import init_security_headers
-    from plugin.security.log_redaction import install_log_redaction, register_secret_list, register_secrets
+    from pose_studio.log_redaction import install_log_redaction, register_secret_list, register_secrets
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(config, instance_path=app.instance_path))

@@ -58,18 +58,18 @@ limit_request_fields = 100
 
 
 def on_starting(server: object) -> None:
-    from plugin.observability.metrics import prepare_multiproc_dir
+    from pose_studio.metrics import prepare_multiproc_dir
 
     prepare_multiproc_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def post_fork(server: object, worker: object) -> None:
-    from plugin.observability.logging import configure_logging
+    from pose_studio.logging import configure_logging
 
     configure_logging()
 
 
 def child_exit(server: object, worker: object) -> None:
-    from plugin.observability.metrics import mark_process_dead
+    from pose_studio.metrics import mark_process_dead
 
     mark_process_dead(worker.pid)  # type: ignore[attr-defined]

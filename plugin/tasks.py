@@ -233,7 +233,7 @@ def fetch_source(self: Task, job_id: int) -> None:
 
 class PublishTask(JobTask):
     def before_retry(self, kwargs: dict[str, Any], exc: BaseException) -> None:
-        from plugin.observability import metrics
+        from pose_studio import metrics
 
         metrics.record_writeback_retry("shopify_unavailable" if isinstance(exc, publish.Transient)
                                        else type(exc).__name__)  # fmt: skip

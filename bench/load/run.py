@@ -313,10 +313,11 @@ def main() -> None:
                               "worker_class": args.worker_class or "default", "threads": args.threads or "default"}
     server: subprocess.Popen[bytes] | None = None
     try:
-        subprocess.run([sys.executable, "-c", "from plugin.cli import main; main()", "migrate"], env=env, cwd=REPO,
+        subprocess.run([sys.executable, "-c", "from pose_studio.cli import main; main()", "migrate"], env=env, cwd=REPO,
                        check=True, capture_output=True)
         shops = install_shops(env, max(args.merchants, 20))
-        argv = [sys.executable, "-c", "from plugin.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}"]
+        argv = [sys.executable, "-c", "from pose_studio.cli import main; main()", "serve",
+                "--bind", f"127.0.0.1:{port}"]
         if args.workers:
             argv += ["--workers", str(args.workers)]
         server = subprocess.Popen(argv, env=env, cwd=REPO)

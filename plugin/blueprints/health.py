@@ -12,7 +12,8 @@ import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from plugin.observability import health, metrics
+from plugin.observability import health
+from pose_studio import metrics
 
 bp = Blueprint("health", __name__)
 
@@ -52,7 +53,8 @@ def metrics_endpoint() -> Response:
         from plugin.extensions import db
 
         families = metrics.scrape_time_families(
-            session=db.session, broker_url=health.broker_url_for(current_app._get_current_object())  # type: ignore[attr-defined]
+            job_counts=lambda: health.jobs_by_state(db.session), on_job_count_error=db.session.rollback,
+            broker_url=health.broker_url_for(current_app._get_current_object()),  # type: ignore[attr-defined]
         )
     body, content_type = metrics.render_metrics(families)
     return Response(body, status=200, content_type=content_type)

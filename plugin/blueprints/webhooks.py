@@ -6,9 +6,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from plugin.observability import metrics
 from plugin.services import deliveries
 from plugin.shopify import webhooks
+from pose_studio import metrics
 
 log = logging.getLogger(__name__)
 

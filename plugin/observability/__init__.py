@@ -2,24 +2,22 @@
 
 Web: `init_observability(app)` in create_app — JSON logs with a request id, redaction, request-latency
 metrics, and the health blueprint (/healthz, /readyz, /metrics).
-Workers: `init_worker_observability()` — task context (job id) on every log line, task metrics, GPU memory,
-multi-process metric clean-up. `pose-studio worker` calls it; so can any other worker entry point.
+Logging and metrics themselves are neutral (pose_studio.logging, pose_studio.metrics), and so are the workers'
+hooks (pose_studio.worker_observability): a GPU worker uses them without loading Flask.
 """
 
 from __future__ import annotations
 
-import logging as stdlib_logging  # `logging` is our submodule's name in this package
-import os
+import logging as stdlib_logging
 import re
 import time
 import uuid
-from typing import Any
 
 from flask import Flask, g, request
 from flask.wrappers import Response
 
-from plugin.observability import metrics
-from plugin.observability.logging import (
+from pose_studio import metrics
+from pose_studio.logging import (
     bind_log_context,
     clear_log_context,
     configure_logging,
@@ -31,7 +29,6 @@ from plugin.observability.logging import (
 __all__ = [
     "bind_log_context",
     "init_observability",
-    "init_worker_observability",
     "log_context",
     "log_job_transition",
     "metrics",
@@ -112,41 +109,3 @@ def _shop_of_request() -> str | None:
 
 def _clear_request(exc: BaseException | None) -> None:
     clear_log_context()
-
-
-# ---------------------------------------------------------------------------------------------- workers
-
-_worker_hooks_connected = False
-
-
-def init_worker_observability() -> None:
-    """Connect Celery signals once per process: job/task ids on log lines, task metrics, GPU memory, and the
-    removal of a dead child's live gauges."""
-    global _worker_hooks_connected
-    if _worker_hooks_connected:
-        return
-    _worker_hooks_connected = True
-    from celery import signals
-
-    started: dict[str, float] = {}
-
-    @signals.task_prerun.connect(weak=False)
-    def _prerun(task_id: str | None = None, task: Any = None, kwargs: dict[str, Any] | None = None,
-                **_: Any) -> None:
-        started[task_id or ""] = time.perf_counter()
-        clear_log_context()
-        job_id = (kwargs or {}).get("job_id")
-        bind_log_context(task=getattr(task, "name", None), task_id=task_id, job_id=job_id)
-
-    @signals.task_postrun.connect(weak=False)
-    def _postrun(task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any) -> None:
-        start = started.pop(task_id or "", None)
-        if start is not None:
-            metrics.observe_task(getattr(task, "name", "unknown"), (state or "unknown").lower(),
-                                 time.perf_counter() - start)
-        metrics.sample_gpu_memory()
-        clear_log_context()
-
-    @signals.worker_process_shutdown.connect(weak=False)
-    def _child_exit(pid: int | None = None, **_: Any) -> None:
-        metrics.mark_process_dead(pid or os.getpid())

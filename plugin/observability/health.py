@@ -151,8 +151,20 @@ def _timed(fn: Callable[[Flask], str], app: Flask) -> tuple[str, float]:
 
 
 def _describe(exc: BaseException) -> str:
-    from plugin.observability.logging import redact_text
+    from pose_studio.logging import redact_text
 
     # Driver errors can quote the connection URL; the probe output is public to whoever reaches /readyz.
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
     return redact_text(text)[:300]
+
+
+def jobs_by_state(session: Any) -> dict[str, int]:
+    """Count jobs per state with one GROUP BY on the jobs table (the /metrics scrape's `pose_studio_jobs`)."""
+    from sqlalchemy import func, select
+
+    from plugin.models.job import Job, JobState
+
+    counts = {state.value: 0 for state in JobState}  # every state present, so `== 0` alerts can fire
+    for state, count in session.execute(select(Job.state, func.count()).group_by(Job.state)).all():
+        counts[str(getattr(state, "value", state))] = int(count)
+    return counts

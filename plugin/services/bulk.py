@@ -24,6 +24,7 @@ from plugin.services.errors import Conflict, InvalidRequest
 from plugin.services.products import ProductInfo, pick_source
 from plugin.services.queue import send_after_commit
 from plugin.services.settings import get_settings
+from plugin.shopify.gid import Gid
 from plugin.task_names import WebTask
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,14 @@ def create_bulk(shop: Shop, data: dict[str, Any]) -> BulkRun:
     selected = data.get("selected") or []
     if scope == "selection":
         if (not isinstance(selected, list) or not selected or len(selected) > MAX_SELECTED
-                or not all(isinstance(s, str) and s.startswith("gid://shopify/Product/") for s in selected)):
+                or not all(isinstance(s, str) and Gid.is_valid(s, "Product") and s.startswith("gid://")
+                           for s in selected)):
             raise InvalidRequest(f"selected must be 1..{MAX_SELECTED} product GIDs (gid://shopify/Product/…)",
                                  code="invalid_bulk")  # fmt: skip
         selected = list(dict.fromkeys(selected))
     collection_id = data.get("collection_id")
-    if scope == "collection" and not (isinstance(collection_id, str)
-                                      and collection_id.startswith("gid://shopify/Collection/")):
+    if scope == "collection" and not (isinstance(collection_id, str) and collection_id.startswith("gid://")
+                                      and Gid.is_valid(collection_id, "Collection")):
         raise InvalidRequest("collection_id must be a collection GID", code="invalid_bulk")  # fmt: skip
     settings = get_settings(shop)
     pose_set = pose_sets.resolve(shop, data.get("pose_set") or settings.default_pose_set, data.get("poses"))

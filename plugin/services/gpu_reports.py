@@ -103,7 +103,7 @@ def _observe(backend: str, records: list[OutputRecord], total_seconds: float) ->
     """`pose_studio_generation_seconds{pose,backend}`: each pose's own time, or an even share of the run's total
     (a manifest from an older worker). Recorded where the outcome is recorded, so a redelivered report that is
     refused above does not count twice."""
-    from plugin.observability import metrics
+    from pose_studio import metrics
 
     share = total_seconds / max(1, len(records))
     for rec in records:

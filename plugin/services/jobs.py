@@ -22,10 +22,10 @@ from plugin.extensions import db, utcnow
 from plugin.models.job import ACTIVE_STATES, Job, JobMode, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
-from plugin.observability.logging import log_job_transition
 from plugin.services import limits
 from plugin.services.queue import send_after_commit
 from plugin.task_names import WebTask
+from pose_studio.logging import log_job_transition
 
 # Allowed moves (from → to); `transition` refuses anything else so a bug cannot jump the machine.
 ALLOWED: dict[JobState, frozenset[JobState]] = {

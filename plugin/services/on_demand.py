@@ -12,20 +12,21 @@ from plugin.services.admission import JobRequest, admit
 from plugin.services.errors import InvalidRequest
 from plugin.services.products import pick_source
 from plugin.services.settings import get_settings
+from plugin.shopify.gid import Gid, InvalidGid
 
 MAX_PRODUCTS = 50  # more than that is a bulk (POST /api/bulk)
 
 
 def _gids(value: Any, kind: str, name: str) -> list[str]:
-    prefix = f"gid://shopify/{kind}/"
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
         raise InvalidRequest(f"{name} must be a list of {kind} GIDs", code="invalid_request")
-    out = [v if isinstance(v, str) and v.startswith(prefix) else f"{prefix}{v}" for v in value]
-    if not all(v[len(prefix):].isdigit() for v in out):
-        raise InvalidRequest(f"{name} must be {kind} GIDs like {prefix}123", code="invalid_request")
-    return list(dict.fromkeys(out))
+    try:
+        return list(dict.fromkeys(str(Gid.parse(v, kind)) for v in value))
+    except InvalidGid:
+        raise InvalidRequest(f"{name} must be {kind} GIDs like gid://shopify/{kind}/123",
+                             code="invalid_request") from None  # fmt: skip
 
 
 def create_jobs(shop: Shop, data: dict[str, Any]) -> tuple[list[Job], int]:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # The write-back names every file it uploads with this prefix (plugin.shopify.media.deterministic_filename).
+from plugin.shopify.gid import Gid
 from plugin.shopify.media import OUR_PREFIX as OUR_FILENAME_PREFIX  # noqa: E402
 
 
@@ -61,20 +62,13 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _gid(kind: str, value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    text = str(value)
-    return text if text.startswith("gid://") else f"gid://shopify/{kind}/{text}"
-
-
 def from_webhook(payload: dict[str, Any]) -> ProductInfo:
     """A products/create|update body (REST representation) → ProductInfo."""
     tags = payload.get("tags") or ""
     tag_list = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else [str(t) for t in tags]
     images = [
         ProductImage(
-            media_id=img.get("admin_graphql_api_id") or _gid("MediaImage", img.get("id")),
+            media_id=img.get("admin_graphql_api_id") or Gid.of(img.get("id"), "MediaImage"),
             url=str(img.get("src") or ""), alt=str(img.get("alt") or ""), position=int(img.get("position") or 0),
         )
         for img in payload.get("images") or []
@@ -82,14 +76,14 @@ def from_webhook(payload: dict[str, Any]) -> ProductInfo:
     ]  # fmt: skip
     variants = [
         VariantInfo(
-            id=v.get("admin_graphql_api_id") or _gid("ProductVariant", v.get("id")) or "",
+            id=v.get("admin_graphql_api_id") or Gid.of(v.get("id"), "ProductVariant") or "",
             title=str(v.get("title") or ""),
-            media_id=_gid("MediaImage", v.get("image_id")),
+            media_id=Gid.of(v.get("image_id"), "MediaImage"),
         )
         for v in payload.get("variants") or []
     ]
     return ProductInfo(
-        id=payload.get("admin_graphql_api_id") or _gid("Product", payload.get("id")) or "",
+        id=payload.get("admin_graphql_api_id") or Gid.of(payload.get("id"), "Product") or "",
         title=str(payload.get("title") or ""), product_type=str(payload.get("product_type") or ""),
         tags=[t for t in tag_list if t], updated_at=parse_time(payload.get("updated_at")),
         images=sorted(images, key=lambda i: i.position), variants=variants,

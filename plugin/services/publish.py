@@ -11,6 +11,7 @@ import logging
 
 from sqlalchemy import select
 
+from gpu_worker.contract import IMAGE_FORMATS, ImageFormat, image_format_of_key
 from plugin.extensions import db, utcnow
 from plugin.models.job import Job, JobState
 from plugin.models.output import Decision, Output
@@ -25,20 +26,16 @@ class Transient(Exception):
     """Shopify is throttling or unavailable: the publish task retries with backoff."""
 
 
-# The stored output's extension → the MIME type Shopify is told (the GPU worker writes png, jpeg or webp).
-MIME_BY_EXT = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
-
-
-def output_ext(out: Output) -> str:
-    """The stored image's real extension (`png` when the key has none we know)."""
-    ext = out.storage_key.rpartition(".")[2].lower() if "." in out.storage_key else ""
-    return ext if ext in MIME_BY_EXT else "png"
+def output_format(out: Output) -> ImageFormat:
+    """The stored image's format by its key (the GPU worker writes png, jpeg or webp; PNG when unknown): its
+    extension names the published file, its MIME type is what Shopify is told."""
+    return image_format_of_key(out.storage_key) or IMAGE_FORMATS["png"]
 
 
 def output_filename(job: Job, out: Output) -> str:
     from plugin.shopify.media import deterministic_filename
 
-    return deterministic_filename(job.id, f"{out.pose_id}-{out.seed}", ext=output_ext(out))
+    return deterministic_filename(job.id, f"{out.pose_id}-{out.seed}", ext=output_format(out).ext)
 
 
 def variant_images(job: Job, approved: list[Output]) -> list[str | None]:
@@ -87,7 +84,7 @@ def run_publish(job_id: int) -> None:
     images = [
         ImageToPublish(
             key=str(o.id), filename=output_filename(job, o), bytes=storage.get(o.storage_key),
-            mime=MIME_BY_EXT[output_ext(o)],
+            mime=output_format(o).mime,
             alt=pose_alt_text(job.product_title or "{product_title}", o.pose_name or o.pose_id),
             variant_id=variant,
         )

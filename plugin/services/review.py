@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
-from plugin.services import jobs, limits
-from plugin.services.errors import Conflict
+from plugin.services import jobs, limits, shopify_reads
+from plugin.services.errors import Conflict, InvalidRequest
 from plugin.services.gpu_handoff import start_generation
 from plugin.services.queue import send_after_commit
+from plugin.shopify.gid import Gid, InvalidGid
 from plugin.task_names import WebTask
 
 REVIEWABLE = (JobState.AWAITING_REVIEW, JobState.PUBLISHED)
@@ -79,3 +82,49 @@ def request_publish(job: Job) -> Job:
     send_after_commit(WebTask.PUBLISH_JOB, job_id=job.id)
     db.session.commit()
     return job
+
+
+def place(shop: Shop, output: Output, options: dict[str, Any]) -> None:
+    """Approve's options: `position` (1 = first among the job's images in the carousel) and `variant_id` (the
+    variant that shows the image; null: none). Validated and applied, not committed: `decide` commits, or the
+    error rolls back."""
+    job = _job_of(output)
+    siblings = jobs.outputs_of(job)
+    if options.get("position") is not None:
+        _place_at(output, siblings, options["position"])
+    if "variant_id" in options:
+        _show_on_variant(shop, job, output, siblings, options["variant_id"])
+
+
+def _place_at(output: Output, siblings: list[Output], position: Any) -> None:
+    if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= len(siblings):
+        raise InvalidRequest(f"position must be a whole number from 1 to {len(siblings)} (this job's images)",
+                             code="invalid_position")  # fmt: skip
+    # move it and renumber the others, so the job's images keep one order without ties
+    order = [o for o in sorted(siblings, key=lambda o: (o.position, o.id)) if o.id != output.id]
+    order.insert(position - 1, output)
+    for i, o in enumerate(order):
+        o.position = i
+
+
+def _show_on_variant(shop: Shop, job: Job, output: Output, siblings: list[Output], variant: Any) -> None:
+    if variant in (None, ""):
+        output.variant_id = None
+        return
+    try:
+        gid = str(Gid.parse(variant, "ProductVariant"))
+    except InvalidGid:
+        raise InvalidRequest("variant_id must be a ProductVariant GID like gid://shopify/ProductVariant/123",
+                             code="invalid_variant") from None  # fmt: skip
+    if gid != job.variant_id:
+        products = shopify_reads.products_by_ids(shop, [job.product_id], variant_ids=[gid])
+        if not products:
+            raise Conflict("the product of this job no longer exists in Shopify", code="unknown_product")
+        if gid not in {v.id for v in products[0].variants}:
+            raise InvalidRequest(f"variant {gid} is not a variant of '{products[0].title}'; choose one of "
+                                 "its own variants", code="unknown_variant")  # fmt: skip
+    # Shopify shows one image per variant: this output takes the variant from the job's other images
+    for o in siblings:
+        if o.id != output.id and o.variant_id == gid:
+            o.variant_id = None
+    output.variant_id = gid

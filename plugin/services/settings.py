@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpu_worker.contract import OUTPUT_FORMATS  # what Shopify media accepts and the GPU worker encodes
 from plugin.extensions import db
 from plugin.models.shop import Shop
 from plugin.models.shop_settings import Automation, ShopSettings
 from plugin.services.errors import InvalidRequest
 from plugin.services.pose_sets import resolve
+from plugin.shopify.gid import Gid
 
 DEFAULT_POSE_SET = "catalog-basics"
 MAX_DAILY_LIMIT = 100_000
 BACKENDS = ("warp", "diffusion")
-OUTPUT_FORMATS = ("png", "jpeg", "webp")  # what Shopify product media accepts and the GPU worker can encode
 
 
 def get_settings(shop: Shop) -> ShopSettings:
@@ -69,7 +70,7 @@ def update_settings(shop: Shop, data: dict[str, Any]) -> ShopSettings:
         s.tags = _str_list(filters["tags"], "filters.tags")
     if "collections" in filters:
         cols = _str_list(filters["collections"], "filters.collections")
-        if any(not c.startswith("gid://shopify/Collection/") for c in cols):
+        if any(not (c.startswith("gid://") and Gid.is_valid(c, "Collection")) for c in cols):
             raise InvalidRequest("filters.collections must be collection GIDs (gid://shopify/Collection/…)",
                                  code="invalid_settings")  # fmt: skip
         s.collections = cols

@@ -24,6 +24,7 @@ from plugin.services.products import (
     pick_source,
     variant_image,
 )
+from plugin.shopify.gid import Gid
 
 
 def admin_client(shop: Shop) -> Any:
@@ -98,7 +99,7 @@ def catalog_products(shop: Shop, collection_id: str | None = None) -> list[Produ
     """Every product of the shop (Bulk Operations export), or of one collection (paged search)."""
     catalog = _catalog(shop)
     if collection_id:
-        number = collection_id.rsplit("/", 1)[-1]
+        number = Gid.parse(collection_id, "Collection").number
         return [from_catalog(p) for p in catalog.iter_products(query=f"collection_id:{number}")]
     return [from_catalog(p) for p in catalog.export_products()]
 

@@ -159,9 +159,9 @@ METRICS = AdminApiMetrics()
 
 
 def prometheus_listener(event: str, fields: dict[str, Any]) -> None:
-    """Feeds the process's AdminApiMetrics events to Prometheus (plugin.observability.metrics):
+    """Feeds the process's AdminApiMetrics events to Prometheus (pose_studio.metrics):
     requests by outcome (ok with the points charged, throttled, error) and the time spent waiting for the bucket."""
-    from plugin.observability import metrics
+    from pose_studio import metrics
 
     operation = str(fields.get("operation") or "unknown")
     if event == "cost":

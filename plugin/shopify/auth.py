@@ -38,10 +38,10 @@ from plugin.errors import (
 )
 from plugin.extensions import db, get_redis
 from plugin.models.shop import Shop
-from plugin.security.log_redaction import register_secrets
 from plugin.security.shop_domain import is_valid_shop_domain
 from plugin.shopify.token_store import TokenPair, clear_tokens, load_token_pair, read_shop, store_token_pair
 from plugin.shopify.urls import DEFAULT_TIMEOUT, library_http_client
+from pose_studio.log_redaction import register_secrets
 
 log = logging.getLogger(__name__)
 

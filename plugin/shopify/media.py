@@ -469,7 +469,7 @@ class MediaWriteBack:
 # -- helpers ----------------------------------------------------------------------------------------------------
 def _count_retry(reason: str) -> None:
     """pose_studio_writeback_retries_total{reason}: a step of the write-back is being done again."""
-    from plugin.observability import metrics
+    from pose_studio import metrics
 
     metrics.record_writeback_retry(reason)
 

@@ -22,10 +22,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from plugin.errors import ShopifyAuthError, TokenExchangeFailed
 from plugin.extensions import utcnow
-from plugin.security.log_redaction import register_secrets
 from plugin.security.shop_domain import is_valid_shop_domain
 from plugin.shopify.token_store import TokenPair
 from plugin.shopify.urls import DEFAULT_TIMEOUT, admin_url, browser_url
+from pose_studio.log_redaction import register_secrets
 
 STATE_COOKIE = "pose_studio_oauth_state"
 STATE_MAX_AGE_SECONDS = 600

@@ -18,8 +18,8 @@ from plugin.errors import TokenEncryptionError
 from plugin.extensions import db, utcnow
 from plugin.models.shop import Shop
 from plugin.security.crypto import RotationOutcome, get_cipher
-from plugin.security.log_redaction import register_secrets
 from plugin.security.shop_domain import validate_shop_domain
+from pose_studio.log_redaction import register_secrets
 
 
 @dataclass(frozen=True, repr=False)

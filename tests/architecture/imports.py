@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("plugin", "gpu_worker")
+PACKAGES = ("plugin", "gpu_worker", "pose_studio")
 
 
 def module_name(path: Path) -> str:

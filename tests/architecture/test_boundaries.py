@@ -1,7 +1,8 @@
 """The stated boundaries between the deployables, checked in a fresh interpreter (sys.modules after the import).
 
 `plugin` never imports torch, mediapipe, OpenCV or diffusers: the web app and its shopify-queue workers run on
-machines without them (docs/ARCHITECTURE.md).
+machines without them. A GPU worker never loads Flask, SQLAlchemy or `plugin`: it reads its jobs from storage and
+talks to the web side only through Celery task names (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -36,3 +37,20 @@ def test_the_web_app_and_its_tasks_load_no_heavy_library(app_config: dict[str, A
     )
     assert "plugin" in loaded and "flask" in loaded  # the probe did load the app
     assert not loaded & set(HEAVY), f"plugin loaded {sorted(loaded & set(HEAVY))}"
+
+
+def test_a_gpu_worker_loads_no_part_of_the_web_app(tmp_path: Any, redis_url: str) -> None:
+    """`pose-studio worker --queues gpu` up to Celery's own loop: the command root, the worker command, metrics,
+    logging, the GPU worker's Celery app and its tasks; never Flask, SQLAlchemy or `plugin`."""
+    loaded = loaded_after(
+        "import os\n"
+        f"os.environ.update(CELERY_BROKER_URL={redis_url!r}, PROMETHEUS_MULTIPROC_DIR={str(tmp_path)!r})\n"
+        "from pose_studio.cli import main  # the `pose-studio` entry point\n"
+        "from pose_studio.cli import COMMANDS\n"
+        "import importlib\n"
+        "module, _ = COMMANDS['worker'].split(':')\n"
+        "importlib.import_module(module).prepare_worker('gpu', metrics_port=0, loglevel='WARNING')\n"
+    )
+    assert {"pose_studio", "gpu_worker", "celery", "prometheus_client"} <= loaded  # the probe did prepare one
+    web = loaded & {"flask", "sqlalchemy", "plugin"}
+    assert not web, f"the GPU worker loaded {sorted(web)}"

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from plugin.cli import main
+from pose_studio.cli import main
 
 from .conftest import sample
 from .pose.conftest import draw_penguin

@@ -40,7 +40,7 @@ def test_edit_backend_runs_generate_end_to_end_through_the_cli(tiny_edit_models,
     from click.testing import CliRunner
 
     from gpu_worker.engine import get_backend
-    from plugin.cli import main
+    from pose_studio.cli import main
 
     from .conftest import SAMPLES
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from plugin.cli import main
+from pose_studio.cli import main
 
 
 def _run(args: list[str], env: dict[str, str]):

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from plugin import create_app
 from plugin.config import load_config, settings_table_markdown
 from plugin.errors import ConfigError
-from plugin.ops_commands import worker, worker_argv
 from plugin.task_names import WebTask
+from pose_studio.worker import worker, worker_argv
 from tests.plugin.ops.test_commands import CLI, REPO, process_env
 
 

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 import requests
 
-from plugin.ops_commands import default_concurrency, proxy_hops, visible_gpus
+from plugin.ops_commands import proxy_hops
+from pose_studio.worker import default_concurrency, visible_gpus
 from tests.plugin.ops.conftest import free_port
 from tests.plugin.ops.test_metrics import value
 
 REPO = Path(__file__).resolve().parents[3]
-CLI = [sys.executable, "-c", "from plugin.cli import main; main()"]
+CLI = [sys.executable, "-c", "from pose_studio.cli import main; main()"]
 
 
 @pytest.mark.parametrize(

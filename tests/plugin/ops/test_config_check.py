@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
-from plugin.cli import main
 from plugin.config_check import check_config
+from pose_studio.cli import main
 
 GOOD_SECRET = "5f1c0a9e7b3d4c2a8e6f0b1d3c5a7e9f"
 GOOD_KEY = Fernet.generate_key().decode()

@@ -25,7 +25,7 @@ def test_dev_runs_everything_without_redis_or_postgres_and_stops_on_ctrl_c(tmp_p
     env["LOG_LEVEL"] = "WARNING"
     instance = tmp_path / "instance"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from plugin.cli import main; main()", "dev", "--port", "0",
+        [sys.executable, "-c", "from pose_studio.cli import main; main()", "dev", "--port", "0",
          "--instance", str(instance)],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

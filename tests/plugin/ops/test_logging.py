@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from plugin.observability import metrics
-from plugin.observability.logging import (
+from pose_studio import metrics
+from pose_studio.logging import (
     configure_logging,
     log_context,
     log_job_transition,

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from plugin.observability import metrics
+from pose_studio import metrics
 from tests.plugin.ops.conftest import free_port
 
 
@@ -88,7 +88,7 @@ def test_recorders_feed_their_families() -> None:
 
 _CHILD = """
 import sys
-from plugin.observability import metrics
+from pose_studio import metrics
 metrics.record_webhook("accepted", "products/update")
 metrics.observe_generation("side", "diffusion", float(sys.argv[1]))
 """
@@ -100,7 +100,7 @@ def test_samples_of_several_processes_are_added_up(tmp_path: Path) -> None:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     for seconds in ("1.0", "3.0"):
         subprocess.run([sys.executable, "-c", _CHILD, seconds], env=env, check=True, cwd=Path.cwd())
-    reader = ("from plugin.observability import metrics; import sys; "
+    reader = ("from pose_studio import metrics; import sys; "
               "sys.stdout.write(metrics.render_metrics()[0].decode())")
     text = subprocess.run([sys.executable, "-c", reader], env=env, check=True, capture_output=True,
                           text=True).stdout

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from plugin.security.log_redaction import install_log_redaction, redact, register_secrets
+from pose_studio.log_redaction import install_log_redaction, redact, register_secrets
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -197,37 +197,28 @@ def queue_depths(broker_url: str, queues: Sequence[str], timeout: float = 2.0) -
     return depths
 
 
-def jobs_by_state(session: Any) -> dict[str, int]:
-    """Count jobs per state with one GROUP BY on the jobs table."""
-    from sqlalchemy import func, select
-
-    from plugin.models.job import Job, JobState
-
-    counts = {state.value: 0 for state in JobState}  # every state present, so `== 0` alerts can fire
-    for state, count in session.execute(select(Job.state, func.count()).group_by(Job.state)).all():
-        counts[str(getattr(state, "value", state))] = int(count)
-    return counts
-
-
 def scrape_time_families(
-    *, session: Any | None = None, broker_url: str | None = None, queues: Iterable[str] | None = None
+    *, job_counts: Callable[[], Mapping[str, int]] | None = None, on_job_count_error: Callable[[], Any] | None = None,
+    broker_url: str | None = None, queues: Iterable[str] | None = None,
 ) -> list[Metric]:
-    """Gauge families read now from the database and the broker; a source that fails is reported through
-    `pose_studio_scrape_error` instead of failing the whole scrape."""
+    """Gauge families read now from the database (`job_counts`: jobs per state, given by the web app, which owns
+    the database) and the broker; a source that fails is reported through `pose_studio_scrape_error` instead of
+    failing the whole scrape (`on_job_count_error` then cleans up, e.g. rolls the session back)."""
     families: list[Metric] = []
     errors = GaugeMetricFamily(
         "pose_studio_scrape_error", "1 when a scrape-time source failed.", labels=["source"]
     )
-    if session is not None:
+    if job_counts is not None:
         jobs = GaugeMetricFamily("pose_studio_jobs", "Jobs by current state.", labels=["state"])
         try:
-            for state, count in sorted(jobs_by_state(session).items()):
+            for state, count in sorted(job_counts().items()):
                 jobs.add_metric([state], count)
             errors.add_metric(["database"], 0)
         except Exception:
             log.warning("jobs-by-state scrape failed", exc_info=True)
             errors.add_metric(["database"], 1)
-            session.rollback()
+            if on_job_count_error is not None:
+                on_job_count_error()
         families.append(jobs)
     if broker_url:
         depth = GaugeMetricFamily(

@@ -1,7 +1,8 @@
 """`pose-studio` command line: one root group; each command lives in the module that owns its work.
 
 Commands are imported lazily so that `pose-studio poses list` never loads Flask or SQLAlchemy and
-`pose-studio migrate` never loads mediapipe (and nothing here ever imports torch).
+`pose-studio migrate` never loads mediapipe (and nothing here ever imports torch). It lives outside `plugin` so
+that `pose-studio worker --queues gpu` loads no part of the web app.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "migrate": "plugin.commands:migrate",
     "rotate-keys": "plugin.commands:rotate_keys",
     "serve": "plugin.ops_commands:serve",
-    "worker": "plugin.ops_commands:worker",
+    "worker": "pose_studio.worker:worker",
     "dev": "plugin.ops_commands:dev",
     "config": "plugin.ops_commands:config",
 }

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from plugin.security import log_redaction
+from pose_studio import log_redaction
 
 JOB_LOGGER = "pose_studio.jobs"
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
@@ -68,7 +68,7 @@ _SENSITIVE_KEY = re.compile(
     r"encryption[_-]?keys?|fernet|credential)",
     re.IGNORECASE,
 )
-# What the core's patterns (plugin.security.log_redaction: Bearer, JWT, Fernet, shpat_-style, token=) leave:
+# What the core's patterns (pose_studio.log_redaction: Bearer, JWT, Fernet, shpat_-style, token=) leave:
 # passwords inside URLs (DATABASE_URL, REDIS_URL) and any key=value / "key": "value" whose key names a secret.
 _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@"), r"\1:" + REDACTED + "@"),
@@ -84,7 +84,7 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def register_secrets(values: Iterable[str | None]) -> None:
     """Redact these exact strings wherever they appear (configured secrets, keys); comma-separated lists
-    (POSE_STUDIO_ENCRYPTION_KEYS) are split. Kept in the core's registry (plugin.security.log_redaction)."""
+    (POSE_STUDIO_ENCRYPTION_KEYS) are split. Kept in the core's registry (pose_studio.log_redaction)."""
     parts = [p.strip() for v in values if v for p in str(v).split(",")]
     log_redaction.register_secrets(*parts)
 
@@ -218,7 +218,7 @@ def log_job_transition(job: Any, old: Any, new: Any, *, reason: str | None = Non
     for failed/cancelled, error_code/error_message are read from it. `old`/`new` are JobState (or str).
     Keyword fields are added to the line (e.g. `shop="x.myshopify.com"`, `seconds=12.5`).
     """
-    from plugin.observability import metrics
+    from pose_studio import metrics
 
     old_name, new_name = _state_name(old), _state_name(new)
     line: dict[str, Any] = {"event": "job.transition", "job_id": getattr(job, "id", None)}
