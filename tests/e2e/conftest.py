@@ -258,6 +258,26 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, stack: Sta
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
 
 
+def wait_deliveries_handled(stack: Stack, shop_domain: str, at_least: int, timeout: float = 30) -> list[Any]:
+    """Wait on the state a quiet check expects instead of sleeping: at least `at_least` webhook deliveries of the
+    shop recorded, and every one of them handled to the end (processed, ignored or failed), none still queued or
+    being processed by a task."""
+    from sqlalchemy import select
+
+    from plugin.extensions import db
+    from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
+
+    done = {DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.FAILED}
+
+    def handled() -> list[Any] | None:
+        with stack.app.app_context():
+            rows = list(db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.shop_domain == shop_domain)))
+            states = [row.status for row in rows]
+        return states if len(states) >= at_least and all(state in done for state in states) else None
+
+    return wait_for(handled, timeout, f"{at_least} webhook deliveries of {shop_domain} handled", stack)
+
+
 def review_and_publish(stack: Stack, shop_domain: str, job_id: int, timeout: float = 90) -> Any:
     """The merchant's flow in auto mode since the gate became strict: the job waits in `awaiting_review` with the
     outputs that failed the gate; the merchant approves every waiting output and publishes through the JSON API
