@@ -20,8 +20,8 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Output
+from shopify_emulator.store import product_rest_payload
 from tests.e2e.conftest import CRASH_POSE_SET, Stack, review_and_publish, wait_deliveries_handled, wait_for
-from tests.shopify_emulator.store import product_rest_payload
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_the_same_webhook_three_times_makes_one_job(e2e: Stack, e2e_shop: Any) -
 
 def test_changed_source_image_regenerates_and_replaces(e2e: Stack, e2e_shop: Any) -> None:
     """A products/update whose source image changed starts one new job; its media replace the previous ones."""
-    from tests.shopify_emulator.catalog import _media
+    from shopify_emulator.catalog import _media
 
     shop, emu_shop = e2e_shop()
     product = new_product(e2e, emu_shop)

@@ -23,9 +23,9 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Output
+from shopify_emulator.store import product_rest_payload
 from tests.e2e.conftest import Stack, review_and_publish, wait_for
 from tests.faults.conftest import ThrowawayPostgres, ThrowawayRedis
-from tests.shopify_emulator.store import product_rest_payload
 
 pytestmark = pytest.mark.slow
 

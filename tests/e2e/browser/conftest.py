@@ -67,7 +67,7 @@ def _server() -> Iterator[tuple[BaseWSGIServer, _LazyApp]]:
 
 @pytest.fixture
 def emulator() -> Iterator[Any]:
-    from tests.shopify_emulator import ShopifyEmulator
+    from shopify_emulator import ShopifyEmulator
 
     emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET)
     emu.start()
