@@ -32,8 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.fernet import Fernet  # noqa: E402
 
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET, create_scratch_database, drop_scratch_database  # noqa: E402
-from tests.e2e.conftest import Worker, make_workers, worker_env  # noqa: E402
+from bench.stack import Worker, create_scratch_database, drop_scratch_database, make_workers, stack_env  # noqa: E402
+
+# The app and the emulator share these; any pair works (the emulator signs with what it is given).
+API_KEY = "bench-api-key-0123456789abcdef"
+API_SECRET = "bench-api-secret-0123456789abcdef0123456789"
 
 WEB_SERVER = """
 import sys
@@ -81,8 +84,8 @@ def main() -> None:
     from plugin.services.pose_sets import create_custom_set
     from plugin.services.settings import update_settings
     from plugin.shopify.token_store import TokenPair, store_token_pair
-    from tests.shopify_emulator import ShopifyEmulator
-    from tests.shopify_emulator.store import product_rest_payload
+    from shopify_emulator import ShopifyEmulator
+    from shopify_emulator.store import product_rest_payload
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     (tmp / "prom").mkdir()
@@ -95,11 +98,12 @@ def main() -> None:
     redis_proc = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)  # fmt: skip
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET, media_ready_delay=0.3, webhook_retry_delays=(0.2, 0.5, 1.0))
+    emu = ShopifyEmulator(API_KEY, API_SECRET, media_ready_delay=0.3, webhook_retry_delays=(0.2, 0.5, 1.0))
     emu.start()
     key = Fernet.generate_key().decode()
-    env = worker_env(dict(os.environ), redis_url=redis_url, database_url=database_url, storage=tmp / "storage",
-                     emulator_origin=emu.origin, encryption_key=key)  # fmt: skip
+    env = stack_env(dict(os.environ), api_key=API_KEY, api_secret=API_SECRET, redis_url=redis_url,
+                    database_url=database_url, storage=tmp / "storage", emulator_origin=emu.origin,
+                    encryption_key=key)  # fmt: skip
     env["POSE_STUDIO_VISIBILITY_TIMEOUT"] = "600"
     web_port = free_port()
     web_log = open(tmp / "web.log", "wb")  # noqa: SIM115
@@ -109,7 +113,7 @@ def main() -> None:
     workers: dict[str, Worker] = make_workers(env, tmp)
     for w in workers.values():
         w.start()
-    app = create_app({"POSE_STUDIO_ENV": "test", "SHOPIFY_API_KEY": TEST_API_KEY, "SHOPIFY_API_SECRET": TEST_API_SECRET,
+    app = create_app({"POSE_STUDIO_ENV": "test", "SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": API_SECRET,
                       "DATABASE_URL": database_url, "REDIS_URL": redis_url, "POSE_STUDIO_ENCRYPTION_KEYS": key,
                       "SHOPIFY_ADMIN_ORIGIN": emu.origin, "POSE_STUDIO_STORAGE_URL": (tmp / "storage").as_uri()})
     try:

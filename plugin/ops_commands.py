@@ -242,11 +242,11 @@ class DevStack:
 
     def _start_emulator(self, creds: dict[str, str], app_url: str) -> Any:
         try:
-            from tests.shopify_emulator import ShopifyEmulator
+            from shopify_emulator import ShopifyEmulator
         except ImportError as exc:
             raise click.ClickException(
-                "`pose-studio dev` runs the Shopify emulator of the source checkout "
-                "(tests/shopify_emulator): run it from the repository root of a checkout."
+                "`pose-studio dev` runs the Shopify emulator (package shopify_emulator), which needs "
+                "graphql-core: pip install 'pose-studio[emulator]'."
             ) from exc
         emulator = ShopifyEmulator(
             creds["SHOPIFY_API_KEY"], creds["SHOPIFY_API_SECRET"], webhook_url=f"{app_url}/webhooks",

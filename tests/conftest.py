@@ -24,12 +24,10 @@ import hmac
 import json
 import os
 import random
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,8 +35,9 @@ import jwt
 import pytest
 import redis
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
+
+from bench.stack import create_scratch_database, drop_scratch_database
 
 TEST_API_KEY = "test-api-key-0123456789abcdef"
 TEST_API_SECRET = "test-api-secret-0123456789abcdef0123456789"
@@ -51,32 +50,6 @@ _REDIS_CLAIM_KEY = "pose_studio:test_session_claim"
 
 # --- database
 # ------------------------------------------------------------------------------------------------
-
-
-def create_scratch_database(base_url: str, prefix: str = "pose_studio_test") -> str:
-    """Create an empty database next to `base_url` (PostgreSQL) or a temp file (SQLite); return its URL."""
-    url = make_url(base_url)
-    if url.get_backend_name() == "sqlite":
-        handle, path = tempfile.mkstemp(prefix=f"{prefix}_", suffix=".sqlite")
-        os.close(handle)
-        return f"sqlite:///{path}"
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_scratch_database(database_url: str, base_url: str) -> None:
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        Path(url.database or "").unlink(missing_ok=True)
-        return
-    admin = create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")

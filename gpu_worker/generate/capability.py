@@ -56,12 +56,13 @@ def legs_cross(sk: Skeleton, hidden_above: float = 0.0) -> bool:
     """The legs overlap in the photo: one leg's thigh or shin crosses the other's (below `hidden_above`, the
     fraction of hip → ankle a garment covers: a crossing under a skirt is the garment's business)."""
     kp = key_points(sk)
-    legs = []
+    legs: list[list[np.ndarray]] = []
     for side in ("l", "r"):
         pts = [kp[f"{side}_{j}"] for j in ("hip", "knee", "ankle")]
-        if any(p is None for p in pts):
+        found = [p for p in pts if p is not None]
+        if len(found) < len(pts):
             return False
-        legs.append(pts)
+        legs.append(found)
     (lh, lk, la), (rh, rk, ra) = legs
     l_thigh = float(np.linalg.norm(lk - lh))
     l_len = l_thigh + float(np.linalg.norm(la - lk))

@@ -249,8 +249,8 @@ def backdrop_coloured_shoes(
         env = np.zeros((h, w), np.uint8)
         hull = cv2.convexHull(np.round(np.array([a, hl, t, hl + sole, t + sole])).astype(np.int32))
         cv2.fillConvexPoly(env, hull, 1)
-        env = cv2.dilate(env, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
-        envelopes.append(env)
+        grown = cv2.dilate(env, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        envelopes.append(grown > 0)
     if not envelopes:
         return out
     # the shadow and outline colours only where a shoe can be (the whole frame costs a tenth of a second at 1 MP)
@@ -261,13 +261,13 @@ def backdrop_coloured_shoes(
     shadow[box] = floor_shadow_grey(rgb[box], bg)
     outline = np.zeros((h, w), bool)
     outline[box] = (lum < 0.45 * float(np.mean(bg))) & ~shadow[box]
-    for env in envelopes:
-        ys, xs = np.nonzero(env & (figure | outline))
+    for envelope in envelopes:
+        ys, xs = np.nonzero(envelope & (figure | outline))
         if len(xs) < 3:
             continue
         shoe = np.zeros((h, w), np.uint8)
         cv2.fillConvexPoly(shoe, cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32)), 1)
-        out |= (shoe > 0) & env & ~shadow
+        out |= (shoe > 0) & envelope & ~shadow
     return out
 
 
@@ -787,10 +787,13 @@ class _Crops:
         alpha = _upsample(member[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
         footprint = _upsample(foot[y0s:y1s, x0s:x1s], (x0s, y0s), f, (x0, y0, x1, y1)) * crop_mask
         body = spec.name in (TORSO, GARMENT_SPEC.name)
+        start, end = (kp["neck"], kp["mid_hip"]) if body else (kp[spec.start], kp[spec.end])
+        if start is None or end is None:
+            return None  # a part is only built for a bone whose two joints were found
         return Part(
             spec=spec,
-            start=kp["neck"] if body else kp[spec.start],
-            end=kp["mid_hip"] if body else kp[spec.end],
+            start=start,
+            end=end,
             radius=radius,
             alpha=alpha.astype(np.float32),
             rgba=np.dstack([self.rgb[y0:y1, x0:x1].astype(np.float32) * alpha[..., None], alpha]).astype(np.float32),
@@ -811,7 +814,7 @@ def _garment_zone(
     yy: np.ndarray,
 ) -> tuple[np.ndarray | None, Garment | None]:
     """(work-frame bool mask of the leg pixels a garment spanning both legs covers, the garment), or (None, None)."""
-    legs = {n: (kp[n] * f if kp.get(n) is not None else None) for n in LEG_KEYS}
+    legs: dict[str, np.ndarray | None] = {n: (v * f if (v := kp.get(n)) is not None else None) for n in LEG_KEYS}
     radii = [bones[n][2] for n in ("l_thigh", "r_thigh") if n in bones]
     if len(radii) < 2:
         return None, None

@@ -341,7 +341,7 @@ def _to_skeleton(
 
 
 def _mask_to_frame(mask: np.ndarray, w: int, h: int) -> np.ndarray:
-    m = np.asarray(mask, dtype=np.float32)
+    m: np.ndarray = np.asarray(mask, dtype=np.float32)
     if m.ndim == 3:
         m = m[..., 0]
     if m.shape != (h, w):

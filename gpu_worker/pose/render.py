@@ -72,7 +72,7 @@ def render_openpose(
         polygon = cv2.ellipse2Poly(
             (int(m_y), int(m_x)), (int(length / 2), stick_width), int(angle), 0, 360, 1
         )
-        cv2.fillConvexPoly(canvas, polygon, [int(float(c) * 0.6) for c in color])
+        cv2.fillConvexPoly(canvas, np.asarray(polygon, np.int32), [float(int(float(c) * 0.6)) for c in color])
     for k, color in enumerate(COLORS):
         if present[k]:
             cv2.circle(canvas, (int(xs[k]), int(ys[k])), joint_radius, color, thickness=-1)

@@ -240,10 +240,11 @@ class Skeleton:
         """
         if not isinstance(d, dict):
             raise PoseLibraryError(f"skeleton must be a JSON object, got {type(d).__name__}")
-        width, height = d.get("width"), d.get("height")
-        for key, val in (("width", width), ("height", height)):
+        for key in ("width", "height"):
+            val = d.get(key)
             if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= 20_000:
                 raise PoseLibraryError(f"skeleton '{key}' must be an integer 1..20000, got {val!r}")
+        width, height = int(d["width"]), int(d["height"])
         lms = d.get("landmarks")
         if not isinstance(lms, list) or len(lms) != N_LANDMARKS:
             got = len(lms) if isinstance(lms, list) else type(lms).__name__

@@ -16,8 +16,7 @@ class Shop(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     # Always the lowercase `name.myshopify.com`, validated by plugin.security.shop_domain before it gets here.
     domain: Mapped[str] = mapped_column(String(255), unique=True)
-    # Fernet ciphertexts (plugin.security.crypto); never the plain token. Written together with the expiries
-    # in
+    # Fernet ciphertexts (plugin.security.crypto); never the plain token. Written together with the expiries in
     # one UPDATE so a reader never sees a new access token with an old refresh token.
     access_token_encrypted: Mapped[str | None] = mapped_column(Text)
     refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)

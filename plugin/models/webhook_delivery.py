@@ -28,8 +28,7 @@ class WebhookDelivery(db.Model):  # type: ignore[name-defined]
     # X-Shopify-Event-Id (or shopify-event-id): Shopify's documented duplicate key.
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     webhook_id: Mapped[str | None] = mapped_column(String(255))
-    # NULL for a shop we do not know (a compliance webhook for a shop that never completed install) and for
-    # the
+    # NULL for a shop we do not know (a compliance webhook for a shop that never completed install) and for the
     # record of a shop/redact, which outlives the shop it erased.
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     shop_domain: Mapped[str] = mapped_column(String(255))

@@ -11,15 +11,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,65 +23,11 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from bench.stack import ROOT, Worker, make_workers, stack_env  # noqa: F401 - ROOT and Worker: used by the e2e tests
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET, empty_all_tables
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 CRASH_POSE_SET = "custom-crash-test"
 VISIBILITY_TIMEOUT = 30  # short, so a message un-acked by a killed worker comes back quickly
-
-
-@dataclass
-class Worker:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen | None = None  # type: ignore[type-arg]
-    _fh: Any = field(default=None, repr=False)
-
-    def start(self) -> None:
-        self._fh = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=self._fh, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # fmt: skip
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} worker exited: {self.tail()}")
-            if b" ready." in self.log.read_bytes():
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} worker not ready: {self.tail()}")
-
-    def children(self) -> list[int]:
-        assert self.proc is not None
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        if self._fh:
-            self._fh.close()
-
-    def restart(self) -> None:
-        self.stop()
-        with open(self.log, "ab") as fh:
-            fh.write(b"\n--- restart ---\n")
-        self.log.write_bytes(b"")
-        self.start()
-        self.wait_ready()
-
-    def tail(self, n: int = 4000) -> str:
-        return self.log.read_bytes()[-n:].decode(errors="replace")
 
 
 @dataclass
@@ -113,34 +55,14 @@ def _serve(app: Any) -> tuple[Any, str]:
 
 def worker_env(base: dict[str, str], *, redis_url: str, database_url: str, storage: Path, emulator_origin: str,
                encryption_key: str) -> dict[str, str]:  # fmt: skip
+    """The stack's environment with the test app's credentials and the test hooks of the GPU worker."""
     return {
-        **base,
-        "PYTHONPATH": str(ROOT),
-        "POSE_STUDIO_ENV": "test",
-        "SHOPIFY_API_KEY": TEST_API_KEY,
-        "SHOPIFY_API_SECRET": TEST_API_SECRET,
-        "SHOPIFY_APP_URL": "https://pose-studio.test",
-        "SHOPIFY_API_VERSION": "2026-10",
-        "SHOPIFY_ADMIN_ORIGIN": emulator_origin,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "POSE_STUDIO_ENCRYPTION_KEYS": encryption_key,
-        "POSE_STUDIO_STORAGE_URL": storage.as_uri(),
+        **stack_env(base, api_key=TEST_API_KEY, api_secret=TEST_API_SECRET, redis_url=redis_url,
+                    database_url=database_url, storage=storage, emulator_origin=emulator_origin,
+                    encryption_key=encryption_key),  # fmt: skip
         "POSE_STUDIO_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
         "POSE_STUDIO_TEST_CRASH_POSE_SET": CRASH_POSE_SET,
-        "PROMETHEUS_MULTIPROC_DIR": str(storage.parent / "prom"),
     }
-
-
-def make_workers(env: dict[str, str], tmp: Path, *, gpu_env: dict[str, str] | None = None) -> dict[str, Worker]:
-    gpu = Worker("gpu", [str(BIN / "celery"), "-A", "gpu_worker.tasks", "worker", "-Q", "gpu", "--pool", "prefork",
-                         "-c", "1", "-n", f"gpu-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
-                         "--without-heartbeat", "-l", "INFO"],
-                 {**env, **(gpu_env or {})}, tmp / "gpu.log")  # fmt: skip
-    web = Worker("shopify", [str(BIN / "pose-studio"), "worker", "-Q", "shopify", "-c", "2", "--metrics-port", "0",
-                             "-n", f"shopify-{os.getpid()}@%h"], env, tmp / "shopify.log")  # fmt: skip
-    return {"gpu": gpu, "shopify": web}
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +94,7 @@ def e2e_redis_url() -> Iterator[str]:
 def stack(e2e_database_url: str, e2e_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     database_url, _redis_session_url = e2e_database_url, e2e_redis_url
     from plugin import create_app
-    from tests.shopify_emulator import ShopifyEmulator
+    from shopify_emulator import ShopifyEmulator
 
     tmp = tmp_path_factory.mktemp("e2e")
     storage = tmp / "storage"
@@ -256,6 +178,26 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, stack: Sta
         time.sleep(interval)
     logs = stack.worker_logs() if stack else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+
+
+def wait_deliveries_handled(stack: Stack, shop_domain: str, at_least: int, timeout: float = 30) -> list[Any]:
+    """Wait on the state a quiet check expects instead of sleeping: at least `at_least` webhook deliveries of the
+    shop recorded, and every one of them handled to the end (processed, ignored or failed), none still queued or
+    being processed by a task."""
+    from sqlalchemy import select
+
+    from plugin.extensions import db
+    from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
+
+    done = {DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.FAILED}
+
+    def handled() -> list[Any] | None:
+        with stack.app.app_context():
+            rows = list(db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.shop_domain == shop_domain)))
+            states = [row.status for row in rows]
+        return states if len(states) >= at_least and all(state in done for state in states) else None
+
+    return wait_for(handled, timeout, f"{at_least} webhook deliveries of {shop_domain} handled", stack)
 
 
 def review_and_publish(stack: Stack, shop_domain: str, job_id: int, timeout: float = 90) -> Any:

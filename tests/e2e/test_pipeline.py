@@ -20,8 +20,8 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Output
-from tests.e2e.conftest import CRASH_POSE_SET, Stack, review_and_publish, wait_for
-from tests.shopify_emulator.store import product_rest_payload
+from shopify_emulator.store import product_rest_payload
+from tests.e2e.conftest import CRASH_POSE_SET, Stack, review_and_publish, wait_deliveries_handled, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +92,7 @@ def test_webhook_to_ready_media_in_order_with_alt_text_and_no_echo_loop(e2e: Sta
     e2e.emulator.wait_for_webhooks(10)
     echoes = [d for d in e2e.emulator.deliveries if d["topic"] == "products/update" and d["shop"] == emu_shop.domain]
     assert echoes and all(d["status"] == 200 for d in echoes)
-    time.sleep(2)  # let the shopify worker process the echoes
+    wait_deliveries_handled(e2e, emu_shop.domain, at_least=1 + len(echoes))  # the create and every echo
     assert [j.id for j in jobs_of(e2e, shop.id)] == [done.id]
     assert job(e2e, done.id).attempts == 1
 
@@ -107,14 +107,16 @@ def test_the_same_webhook_three_times_makes_one_job(e2e: Stack, e2e_shop: Any) -
         send_create(e2e, emu_shop, product, event_id=f"evt-other-{i}")
     first = wait_for(lambda: jobs_of(e2e, shop.id), 30, "a job", e2e)[0]
     review_and_publish(e2e, shop.domain, first.id)
-    time.sleep(1.5)
+    e2e.emulator.wait_for_webhooks(10)  # our media writes' products/update echoes, then every delivery handled
+    echoes = [d for d in e2e.emulator.deliveries if d["topic"] == "products/update" and d["shop"] == emu_shop.domain]
+    wait_deliveries_handled(e2e, emu_shop.domain, at_least=2 + len(echoes))  # 2 distinct event ids + echoes
     assert len(jobs_of(e2e, shop.id)) == 1
     assert len(our_gallery(emu_shop, product)) == 5
 
 
 def test_changed_source_image_regenerates_and_replaces(e2e: Stack, e2e_shop: Any) -> None:
     """A products/update whose source image changed starts one new job; its media replace the previous ones."""
-    from tests.shopify_emulator.catalog import _media
+    from shopify_emulator.catalog import _media
 
     shop, emu_shop = e2e_shop()
     product = new_product(e2e, emu_shop)
@@ -254,8 +256,13 @@ def test_one_shops_bulk_does_not_starve_another_shops_single_job(e2e: Stack, e2e
         response = client.post(f"/api/bulk/{bulk_id}/cancel", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, response.get_json()
         assert response.get_json()["state"] == "cancelled" and response.get_json()["cancelled"] > 150
-    time.sleep(3)  # the at most K jobs in flight finish
-    after = jobs_of(e2e, a.id)
+    in_flight = (JobState.QUEUED, JobState.FETCHING, JobState.GENERATING, JobState.CHECKING, JobState.PUBLISHING)
+
+    def none_in_flight() -> list[Job] | None:
+        rows = jobs_of(e2e, a.id)
+        return None if any(j.state in in_flight for j in rows) else rows
+
+    after = wait_for(none_in_flight, 30, "the at most K jobs in flight to finish", e2e)
     assert not any(j.state in (JobState.QUEUED, JobState.FETCHING, JobState.GENERATING) for j in after)
     finished = [j for j in after if j.state == JobState.AWAITING_REVIEW]
     assert len(finished) >= a_done_before_b and all(len(outputs_of(e2e, j.id)) == 1 for j in finished)

@@ -165,7 +165,7 @@ def fault_stack(
     throwaway_postgres: ThrowawayPostgres, throwaway_redis: ThrowawayRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     from plugin import create_app
-    from tests.shopify_emulator import ShopifyEmulator
+    from shopify_emulator import ShopifyEmulator
 
     tmp = tmp_path_factory.mktemp("faults")
     storage = tmp / "storage"

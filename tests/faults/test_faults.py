@@ -23,9 +23,9 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.models.job import Job, JobState
 from plugin.models.output import Output
+from shopify_emulator.store import product_rest_payload
 from tests.e2e.conftest import Stack, review_and_publish, wait_for
 from tests.faults.conftest import ThrowawayPostgres, ThrowawayRedis
-from tests.shopify_emulator.store import product_rest_payload
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,11 @@ def settle(stack: Stack, shop_id: int, timeout: float = 150, *, supervised: bool
         rows = jobs_of(stack, shop_id)
         return rows if len(rows) >= PRODUCTS and all(j.state in SETTLED for j in rows) else None
 
-    return wait_for(settled, timeout, f"{PRODUCTS} jobs to settle", stack, interval=0.5)
+    try:
+        return wait_for(settled, timeout, f"{PRODUCTS} jobs to settle", stack, interval=0.5)
+    except AssertionError as exc:
+        states = [(j.id, j.state.value, j.attempts, j.error_code) for j in jobs_of(stack, shop_id)]
+        raise AssertionError(f"jobs not settled: {states}\n{exc}") from None
 
 
 def assert_truthful(stack: Stack, shop_id: int, emu_shop: Any, products: list[Any], timeout: float = 150,
@@ -163,7 +167,9 @@ def test_postgres_backends_terminated_mid_task(faults: Stack, fault_shop: Callab
         faults.emulator.faults.reset()
         faults.emulator.faults.configure(retry_after=retry_after)
         admin.dispose()
-    jobs = assert_truthful(faults, shop.id, emu_shop, products, timeout=90)
+    # A task cut off several times while Shopify throttled is backing off (2, 4, 8 … s with jitter) when the
+    # throttle ends: the last retry can be a minute away on a loaded machine.
+    jobs = assert_truthful(faults, shop.id, emu_shop, products, timeout=240)
     jobs = approve_waiting(faults, shop, emu_shop, products, jobs)
     assert all(j.state is JobState.PUBLISHED for j in jobs), [(j.state, j.error_message) for j in jobs]
 

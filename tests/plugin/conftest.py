@@ -13,7 +13,7 @@ from tests.conftest import TEST_API_KEY, TEST_API_SECRET
 
 @pytest.fixture(scope="session")
 def _emulator_server() -> Iterator[Any]:
-    from tests.shopify_emulator import ShopifyEmulator
+    from shopify_emulator import ShopifyEmulator
 
     emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET)
     emu.start()

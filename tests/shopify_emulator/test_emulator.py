@@ -19,8 +19,8 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from tests.shopify_emulator import MediaStatus, ShopifyEmulator
-from tests.shopify_emulator.catalog import jpeg_bytes
+from shopify_emulator import MediaStatus, ShopifyEmulator
+from shopify_emulator.catalog import jpeg_bytes
 
 KEY, SECRET = "emu-test-key-0123456789", "emu-test-secret-0123456789abcdef0123"
 SHOP = "emu-test.myshopify.com"

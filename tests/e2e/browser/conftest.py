@@ -25,7 +25,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET, TEST_SHOP
 
 STANDINS = Path(__file__).resolve().parent / "standins"
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+# Tests never write into tracked files: renders go to out/screenshots/ (ignored) unless the maintainer asks to
+# refresh the README's pictures with POSE_STUDIO_UPDATE_SCREENSHOTS=1.
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOTS = REPO_ROOT / ("docs" if os.environ.get("POSE_STUDIO_UPDATE_SCREENSHOTS") == "1" else "out") / "screenshots"
 APP_BRIDGE_URL = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 POLARIS_URL = "https://cdn.shopify.com/shopifycloud/polaris.js"
 CHROMIUM = os.environ.get("POSE_STUDIO_CHROMIUM", "/usr/bin/chromium")
@@ -64,7 +67,7 @@ def _server() -> Iterator[tuple[BaseWSGIServer, _LazyApp]]:
 
 @pytest.fixture
 def emulator() -> Iterator[Any]:
-    from tests.shopify_emulator import ShopifyEmulator
+    from shopify_emulator import ShopifyEmulator
 
     emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET)
     emu.start()
@@ -163,7 +166,7 @@ def open_page(page: Any, live_server: str, mint_token: Callable[[], str]) -> Cal
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Save docs/screenshots/<name>.png (full page) after fonts and images settled."""
+    """Save <name>.png (full page) into SCREENSHOTS after fonts and images settled."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.wait_for_load_state("networkidle")

@@ -97,7 +97,7 @@ def test_generate_two_products_review_approve_publish(shop_tab: tuple[Any, Any, 
 def test_failed_job_shows_its_reason_and_what_to_do(shop_tab: tuple[Any, Any, Any], e2e: Stack) -> None:
     from dataclasses import replace
 
-    from tests.shopify_emulator.catalog import jpeg_bytes
+    from shopify_emulator.catalog import jpeg_bytes
 
     page, open_page, emu_shop = shop_tab
     # A product whose only photo shows no person: generation must fail and say why.

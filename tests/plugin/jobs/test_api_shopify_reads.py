@@ -12,8 +12,8 @@ from plugin.models.shop import Shop
 from plugin.models.webhook_delivery import WebhookDelivery
 from plugin.services import automation, bulk, settings, shopify_reads
 from plugin.services.automation import Outcome
+from shopify_emulator.store import product_rest_payload
 from tests.plugin.jobs.test_api import auth
-from tests.shopify_emulator.store import product_rest_payload
 
 
 def test_post_jobs_reads_its_products_in_one_request(client: Any, shop: Any, id_token: Any, emulator: Any) -> None:

@@ -15,7 +15,7 @@ from plugin.models.webhook_delivery import WebhookDelivery
 from plugin.services import automation, settings
 from plugin.services.automation import Outcome
 from plugin.services.products import ProductInfo
-from tests.shopify_emulator.store import product_rest_payload
+from shopify_emulator.store import product_rest_payload
 
 
 @pytest.mark.parametrize(("setting", "topic", "covered"), [

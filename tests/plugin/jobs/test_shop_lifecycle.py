@@ -16,8 +16,8 @@ from plugin.services import settings
 from plugin.storage import get_storage, keys
 from plugin.task_names import WebTask
 from plugin.tasks import products_changed, shop_redact
+from shopify_emulator.store import product_rest_payload
 from tests.plugin.jobs.conftest import queued_tasks
-from tests.shopify_emulator.store import product_rest_payload
 
 
 def _redact(client: Any, signed_webhook: Any, redis_url: str, domain: str) -> int:

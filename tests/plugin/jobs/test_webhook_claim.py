@@ -12,7 +12,7 @@ from plugin.models.shop import Shop
 from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
 from plugin.services import settings
 from plugin.tasks import products_changed
-from tests.shopify_emulator.store import product_rest_payload
+from shopify_emulator.store import product_rest_payload
 
 
 def _delivery(app: Any, shop: Any, emulator: Any, status: DeliveryStatus) -> int:

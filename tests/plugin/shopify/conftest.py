@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from plugin.shopify.admin_api import AdminApiMetrics, AdminClient
+from shopify_emulator import ShopifyEmulator
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET, TEST_SHOP
-from tests.shopify_emulator import ShopifyEmulator
 
 API_VERSION = "2026-07"
 

@@ -13,8 +13,8 @@ import redis as redis_lib
 from plugin.shopify.admin_api import AdminClient
 from plugin.shopify.errors import ShopifyOutcomeUnknown, ShopifyUnauthorized, ShopifyUnavailable
 from plugin.shopify.operations import PRODUCT_CREATE_MEDIA, PRODUCTS_PAGE, SHOP_INFO, Operation
+from shopify_emulator import ShopifyEmulator
 from tests.conftest import TEST_SHOP
-from tests.shopify_emulator import ShopifyEmulator
 
 MakeClient = Callable[..., AdminClient]
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from plugin.shopify.admin_api import AdminClient
 from plugin.shopify.catalog import Catalog, assemble_products
+from shopify_emulator import ShopifyEmulator
 from tests.conftest import TEST_SHOP
-from tests.shopify_emulator import ShopifyEmulator
 
 MakeClient = Callable[..., AdminClient]
 

@@ -20,8 +20,8 @@ from plugin.shopify.media import (
     filename_matches,
     pose_alt_text,
 )
+from shopify_emulator import EmuProduct, MediaStatus, ShopifyEmulator
 from tests.conftest import TEST_SHOP
-from tests.shopify_emulator import EmuProduct, MediaStatus, ShopifyEmulator
 
 MakeClient = Callable[..., AdminClient]
 POSES = ("front", "back", "side", "walk", "sit", "wave")

@@ -9,7 +9,7 @@ from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 
 from plugin.shopify.operations import ALL_OPERATIONS, PUBLISH_FINALIZE, Operation
-from tests.shopify_emulator.schema import CostCalculator, load_schema
+from shopify_emulator.schema import CostCalculator, load_schema
 
 VERSIONS = ("2026-07", "2026-10")
 MAX_QUERY_COST = 1000

@@ -38,7 +38,7 @@ from graphql import (
 from graphql.execution.values import get_directive_values
 from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "shopify_admin_schema"
+SCHEMA_DIR = Path(__file__).resolve().parent / "admin_schema"
 VALIDATION_RULES = (*specified_rules, NoDeprecatedCustomRule)
 MUTATION_COST = 10
 CONNECTION_BASE_COST = 2

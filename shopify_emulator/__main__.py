@@ -1,4 +1,4 @@
-"""Run the emulator standalone: `python -m tests.shopify_emulator --port 8765 --shop demo.myshopify.com`."""
+"""Run the emulator standalone: `python -m shopify_emulator --port 8765 --shop demo.myshopify.com`."""
 
 from __future__ import annotations
 

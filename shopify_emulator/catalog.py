@@ -1,7 +1,7 @@
 """Seed catalog of the emulated shops: products from fixtures/products.json with real small JPEGs.
 
 The JPEGs are resized copies of gpu_worker/assets/samples (public domain, see SOURCES.md there);
-`python -m tests.shopify_emulator --make-fixtures` regenerates them.
+`python -m shopify_emulator --make-fixtures` regenerates them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from .emulator import ShopifyEmulator
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SAMPLES = Path(__file__).resolve().parents[2] / "gpu_worker" / "assets" / "samples"
+# Only `--make-fixtures` reads the samples (source checkout); the shipped fixtures need nothing outside the package.
+SAMPLES = Path(__file__).resolve().parents[1] / "gpu_worker" / "assets" / "samples"
 FIXTURE_HEIGHT = 384
 
 
