@@ -57,12 +57,13 @@ def apply_contract_settings(celery_app: Celery, *, visibility_timeout: int | Non
         celery_app.conf.broker_transport_options = embedded_broker_options(celery_app.conf.broker_transport_options)
 
 
-class AppContextTask(Task):  # type: ignore[misc]  # celery is untyped
+class AppContextTask(Task):
     """A task that runs inside the app context of the Flask app its Celery app was made for (Flask's
     examples/celery); plugin.tasks declares the retry policy on a subclass."""
 
     def flask_app(self) -> Flask:
-        return self.app.flask_app  # type: ignore[no-any-return]  # set by celery_init_app
+        flask_app: Flask = self.app.flask_app  # set by celery_init_app
+        return flask_app
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         with self.flask_app().app_context():

@@ -8,12 +8,13 @@ app from REDIS_URL and cached on `app.extensions`, so tests with different Redis
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -71,3 +72,9 @@ def init_redis(app: Flask) -> None:
 def get_redis() -> redis.Redis | None:
     """The current app's Redis client, or None when REDIS_URL is unset."""
     return current_app.extensions.get("pose_studio_redis")
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched: its cursor's rowcount (`Session.execute` is typed as returning a
+    plain Result, which has none)."""
+    return cast(CursorResult[Any], result).rowcount

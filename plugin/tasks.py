@@ -164,7 +164,7 @@ def discard_failed_transaction(what: str) -> None:
     except Exception as exc:
         log.warning("%s: the database connection is gone (%s); discarding it", what, type(exc).__name__)
         try:
-            db.session.invalidate()  # closes the session; its connections are dropped, not returned to the pool
+            db.session().invalidate()  # closes the session; its connections are dropped, not returned to the pool
         except Exception:  # noqa: S110 - already dead; remove() below still resets the scoped session
             pass
         db.session.remove()

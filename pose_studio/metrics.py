@@ -263,7 +263,7 @@ def render_metrics(extra_families: list[Metric] | None = None) -> tuple[bytes, s
     body = generate_latest(process_registry())
     if extra_families:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_FamiliesCollector(extra_families))  # type: ignore[arg-type]
+        registry.register(_FamiliesCollector(extra_families))
         body += generate_latest(registry)
     return body, CONTENT_TYPE_LATEST
 

@@ -30,8 +30,8 @@ def make_fixture_images() -> list[Path]:
 
     out = []
     for src in sorted(SAMPLES.glob("*.png")):
-        with Image.open(src) as img:
-            img = img.convert("RGB")
+        with Image.open(src) as opened:
+            img = opened.convert("RGB")
             width = round(img.width * FIXTURE_HEIGHT / img.height)
             small = img.resize((width, FIXTURE_HEIGHT), Image.Resampling.LANCZOS)
             dest = FIXTURES / f"{src.stem}.jpg"

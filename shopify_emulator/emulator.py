@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import jwt
 import requests
-from graphql import GraphQLError, NoDeprecatedCustomRule, OperationDefinitionNode, execute, parse, validate
+from graphql import GraphQLError, NoDeprecatedCustomRule, OperationDefinitionNode, execute_sync, parse, validate
 from graphql import specified_rules as spec_rules
 from graphql.utilities import get_operation_ast
 from werkzeug.exceptions import HTTPException, NotFound
@@ -687,7 +687,7 @@ class ShopifyEmulator:
         ctx = Ctx(self, shop, self.origin or origin, version)
         is_mutation = operation.operation.value == "mutation"
         root = mutation_root(ctx) if is_mutation else query_root(ctx)
-        result = execute(
+        result = execute_sync(  # synchronous resolvers: a plain ExecutionResult
             schema,
             document,
             root_value=root,

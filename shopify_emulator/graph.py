@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from graphql import GraphQLError, GraphQLResolveInfo, execute, parse
+from graphql import GraphQLError, GraphQLResolveInfo, execute_sync, parse
 
 from .store import (
     PLAN_DISPLAY,
@@ -742,7 +742,7 @@ def bulk_run_query(ctx: Ctx, query: str) -> dict[str, Any]:
             "userErrors": [{"field": ["query"], "code": "INVALID", "message": "; ".join(p.message for p in problems)}],
         }
     bulk_ctx = Ctx(ctx.emu, ctx.shop, ctx.origin, ctx.version, bulk=True)
-    result = execute(
+    result = execute_sync(  # every resolver is synchronous: a plain ExecutionResult, never an awaitable
         schema,
         doc,
         root_value=query_root(bulk_ctx),

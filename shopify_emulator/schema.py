@@ -93,7 +93,7 @@ class CostCalculator:
         if selection_set is None:
             return out
         for sel in selection_set.selections:
-            if not self._included(sel):
+            if not self._included(sel):  # type: ignore[arg-type]  # graphql-core types selections as the base node
                 continue
             if isinstance(sel, FieldNode):
                 out.append((sel, parent))

@@ -12,13 +12,16 @@ full before the photo-size check answered (review of issue 12).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, Request, Response, current_app, jsonify, request
 
 # multipart framing around the photo: boundaries, part headers and the short `name` field
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 
 
-def upload_limit(config: dict) -> int:  # type: ignore[type-arg]
+def upload_limit(config: Mapping[str, Any]) -> int:
     return int(config["POSE_STUDIO_MAX_PHOTO_BYTES"]) + UPLOAD_OVERHEAD_BYTES
 
 

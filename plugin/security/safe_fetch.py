@@ -143,7 +143,7 @@ def reencode(data: bytes, policy: FetchPolicy) -> tuple[bytes, str, int, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            im: Image.Image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             w, h = im.size
             if w * h > policy.max_pixels:
                 raise SourceTooLarge(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -124,7 +125,7 @@ def handle_product_delivery(delivery_id: int) -> str:
     return outcome
 
 
-def _handle(shop: Shop, topic: str, payload: dict) -> Outcome:  # type: ignore[type-arg]
+def _handle(shop: Shop, topic: str, payload: dict[str, Any]) -> Outcome:
     product = from_webhook(payload)
     if not product.id:
         return Outcome.MISSING

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from plugin.extensions import db, utcnow
+from plugin.extensions import db, rows_matched, utcnow
 from plugin.models.bulk import BulkRun, BulkState
 from plugin.models.job import ACTIVE_STATES, Job, JobMode, JobOrigin, JobState
 from plugin.models.shop import Shop
@@ -121,10 +121,10 @@ def create_bulk_jobs(shop: Shop, run: BulkRun, products: list[ProductInfo]) -> N
     created, existing, skipped_limit = admitted.created, admitted.existing, admitted.refused
     # The merchant may have cancelled while we were listing: claim the listing → running move conditionally.
     target = BulkState.RUNNING if created else BulkState.FINISHED
-    moved = db.session.execute(
+    moved = rows_matched(db.session.execute(
         update(BulkRun).where(BulkRun.id == run.id, BulkRun.state == BulkState.LISTING).values(state=target)
         .execution_options(synchronize_session=False)
-    ).rowcount == 1  # fmt: skip
+    )) == 1  # fmt: skip
     db.session.refresh(run)
     if not moved:
         for job in db.session.scalars(select(Job).where(Job.bulk_id == run.id, Job.state == JobState.QUEUED)):

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from plugin.extensions import db, utcnow
+from plugin.extensions import db, rows_matched, utcnow
 from plugin.models.shop import Shop
 from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
 from plugin.services import shop_lifecycle
@@ -202,12 +202,12 @@ def _send(delivery_id: int, task: _Task) -> None:
 
 def _claim_send(delivery_id: int) -> bool:
     """`received` → `enqueued` in one conditional UPDATE, committed: only the request that wins sends the task."""
-    won = db.session.execute(
+    won = rows_matched(db.session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.RECEIVED)
         .values(status=DeliveryStatus.ENQUEUED)
         .execution_options(synchronize_session=False)
-    ).rowcount == 1  # fmt: skip
+    )) == 1  # fmt: skip
     db.session.commit()
     return won
 
@@ -236,7 +236,7 @@ def claim_delivery(delivery_id: int) -> bool:
     Only the winner processes; a second copy of the task (re-sent by a duplicate webhook, or by reconcile) finds
     it `processing` or `processed` and does nothing. A `processing` claim older than PROCESSING_LEASE (its worker
     died) can be taken over."""
-    won = db.session.execute(
+    won = rows_matched(db.session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id,
                WebhookDelivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.ENQUEUED])
@@ -244,7 +244,7 @@ def claim_delivery(delivery_id: int) -> bool:
                   & (WebhookDelivery.received_at < utcnow() - PROCESSING_LEASE)))
         .values(status=DeliveryStatus.PROCESSING)
         .execution_options(synchronize_session=False)
-    ).rowcount == 1  # fmt: skip
+    )) == 1  # fmt: skip
     db.session.commit()
     return won
 

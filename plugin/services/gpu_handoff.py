@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -131,7 +132,7 @@ def start_generation(
     )  # fmt: skip
     spec_key = keys.spec(shop.domain, job.id, run)
     _put(spec_key, json.dumps(spec.to_kwargs()).encode(), "application/json", "saving the job's instructions")
-    values = {"stage": "waiting for a GPU" if run == "main" else f"regenerating ({run})",
+    values: dict[str, Any] = {"stage": "waiting for a GPU" if run == "main" else f"regenerating ({run})",
               "pending_runs": job.pending_runs + 1}  # fmt: skip
     if run == "main":
         values.update(spec_key=spec_key, progress=10, pending_runs=1)

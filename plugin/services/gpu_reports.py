@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import func, select, update
 
 from gpu_worker.contract import FailureCode, OutputRecord, ResultManifest
-from plugin.extensions import db, utcnow
+from plugin.extensions import db, rows_matched, utcnow
 from plugin.models.job import Job, JobState
 from plugin.models.output import Decision, Output
 from plugin.services import jobs, limits
@@ -38,7 +38,7 @@ def record_attempt(job_id: int, attempt: int) -> bool:
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     db.session.commit()
-    return result.rowcount == 1
+    return rows_matched(result) == 1
 
 
 def _pg() -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from plugin.extensions import db, utcnow
+from plugin.extensions import db, rows_matched, utcnow
 from plugin.models.job import ACTIVE_STATES, Job, JobMode, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
@@ -81,7 +81,7 @@ def transition(
         .values(state=to, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
-    won = result.rowcount == 1
+    won = rows_matched(result) == 1
     if won:
         job = db.session.get(Job, job_id)
         if job is not None:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from plugin.extensions import db
+from plugin.extensions import db, rows_matched
 from plugin.models.shop import Shop
 from plugin.models.usage import DailyUsage
 from plugin.services.errors import DailyLimitReached
@@ -51,7 +51,7 @@ def reserve(shop: Shop, n: int = 1) -> None:
         .values(generations=DailyUsage.generations + n)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_matched(result) != 1:
         used = db.session.scalar(
             select(DailyUsage.generations).where(DailyUsage.shop_id == shop.id, DailyUsage.day == day)
         )

@@ -63,7 +63,7 @@ def create_jobs(shop: Shop, data: dict[str, Any]) -> tuple[list[Job], int]:
     requests_: list[JobRequest] = []
     for pid in product_ids:
         product = products[pid]
-        own_variants = [v.id for v in product.variants if v.id in variant_ids]
+        own_variants: list[str | None] = [v.id for v in product.variants if v.id in variant_ids]
         for variant_id in own_variants or [None]:
             source = pick_source(product, variant_id)
             if source is None:

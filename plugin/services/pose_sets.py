@@ -120,7 +120,7 @@ def create_custom_set(shop: Shop, name: str, poses: list[Any], description: str 
         select(CustomPoseSet).where(CustomPoseSet.shop_id == shop.id, CustomPoseSet.set_id == set_id)
     ).first()
     version = (row.version + 1) if row else 1
-    doc = {"schema": library.SET_SCHEMA, "id": set_id, "version": version, "name": name.strip()[:80],
+    doc: dict[str, Any] = {"schema": library.SET_SCHEMA, "id": set_id, "version": version, "name": name.strip()[:80],
            "description": description[:500], "category": "custom", "poses": docs}  # fmt: skip
     try:
         library.pose_set_from_dict(doc)
@@ -161,7 +161,7 @@ def create_from_photo(shop: Shop, name: str, photo: bytes) -> CustomPoseSet:
     key = keys.reference_photo(shop.domain, digest)
     get_storage().put(key, png, "image/png")
     set_id = _slug(name)
-    doc = {"schema": library.SET_SCHEMA, "id": set_id, "version": 1, "name": name.strip()[:80],
+    doc: dict[str, Any] = {"schema": library.SET_SCHEMA, "id": set_id, "version": 1, "name": name.strip()[:80],
            "description": "Pose taken from a reference photo.", "category": "custom", "poses": []}  # fmt: skip
     row = db.session.scalars(
         select(CustomPoseSet).where(CustomPoseSet.shop_id == shop.id, CustomPoseSet.set_id == set_id)

@@ -99,7 +99,7 @@ def from_graphql(node: dict[str, Any]) -> ProductInfo:
             images.append(ProductImage(media_id=m.get("id"), url=url, alt=m.get("alt") or "", position=i + 1))
     variants = []
     for v in (node.get("variants") or {}).get("nodes") or []:
-        own = next(iter(x for x in (v.get("media") or {}).get("nodes") or [] if x), {})
+        own: dict[str, Any] = next(iter(x for x in (v.get("media") or {}).get("nodes") or [] if x), {})
         variants.append(VariantInfo(id=v["id"], title=v.get("title") or "", media_id=own.get("id"),
                                     image_url=(own.get("image") or {}).get("url")))  # fmt: skip
     tags = node.get("tags") or []

@@ -154,12 +154,13 @@ def products_page(shop: Shop, *, after: str | None = None, query: str | None = N
         raise
     page = {"nodes": connection["nodes"], "pageInfo": connection["pageInfo"]}
     products = [from_graphql(node) for node in page["nodes"]]
+    sources = {p.id: pick_source(p) for p in products}
     status = _status_by_product(shop, [p.id for p in products])
     return {
         "products": [
             {
                 "id": p.id, "title": p.title,
-                "thumbnail": (pick_source(p).url if pick_source(p) else None),
+                "thumbnail": source.url if (source := sources[p.id]) else None,
                 "images": len(p.images), "variants": [_variant_to_dict(p, v) for v in p.variants],
                 "generation": status.get(p.id),
             }
