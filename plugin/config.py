@@ -105,6 +105,39 @@ SETTINGS: tuple[Setting, ...] = (
 APP_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if not s.doc_only)
 
 
+def _read_settings(env: Mapping[str, str], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Each setting from `overrides` (popped), else the environment, else its default; strings stripped."""
+    values: dict[str, Any] = {}
+    for setting in APP_SETTINGS:
+        raw = overrides.pop(setting.name, None)
+        if raw is None:
+            raw = env.get(setting.name)
+        if raw is None or (isinstance(raw, str) and raw.strip() == "" and setting.default is not None):
+            raw = setting.default
+        values[setting.name] = raw.strip() if isinstance(raw, str) else raw
+    return values
+
+
+def _environment(values: dict[str, Any], problems: list[str]) -> Environment:
+    try:
+        environment = Environment(str(values["POSE_STUDIO_ENV"]).lower())
+    except ValueError:
+        problems.append(f"POSE_STUDIO_ENV={values['POSE_STUDIO_ENV']!r}: use production, development or test.")
+        environment = Environment.PRODUCTION  # judged by the strictest rules
+    values["POSE_STUDIO_ENV"] = environment.value
+    return environment
+
+
+def _check_required(values: dict[str, Any], environment: Environment, problems: list[str]) -> None:
+    for setting in APP_SETTINGS:
+        if values[setting.name]:
+            continue
+        if setting.required:
+            problems.append(f"{setting.name} is not set: {setting.help}")
+        elif setting.required_in_production and environment is Environment.PRODUCTION:
+            problems.append(f"{setting.name} is not set (required in production): {setting.help}")
+
+
 def load_config(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -115,34 +148,11 @@ def load_config(
 
     Raises ConfigError listing every problem at once.
     """
-    env = os.environ if environ is None else environ
     overrides = dict(overrides or {})
-    values: dict[str, Any] = {}
-    for setting in APP_SETTINGS:
-        raw = overrides.pop(setting.name, None)
-        if raw is None:
-            raw = env.get(setting.name)
-        if raw is None or (isinstance(raw, str) and raw.strip() == "" and setting.default is not None):
-            raw = setting.default
-        values[setting.name] = raw.strip() if isinstance(raw, str) else raw
-
+    values = _read_settings(os.environ if environ is None else environ, overrides)
     problems: list[str] = []
-    try:
-        environment = Environment(str(values["POSE_STUDIO_ENV"]).lower())
-    except ValueError:
-        problems.append(
-            f"POSE_STUDIO_ENV={values['POSE_STUDIO_ENV']!r}: use production, development or test."
-        )
-        environment = Environment.PRODUCTION
-    values["POSE_STUDIO_ENV"] = environment.value
-
-    for setting in APP_SETTINGS:
-        if values[setting.name]:
-            continue
-        if setting.required:
-            problems.append(f"{setting.name} is not set: {setting.help}")
-        elif setting.required_in_production and environment is Environment.PRODUCTION:
-            problems.append(f"{setting.name} is not set (required in production): {setting.help}")
+    environment = _environment(values, problems)
+    _check_required(values, environment, problems)
 
     app_url = values["SHOPIFY_APP_URL"] or ("" if environment is Environment.PRODUCTION else "http://localhost:5000")
     if app_url:

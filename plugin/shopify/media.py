@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -205,23 +205,7 @@ class MediaWriteBack:
                 continue
             self.hook("created")
             statuses = self._wait_ready(list(created.values()))
-            for key, media_id in created.items():
-                media = statuses[media_id]
-                if media.status == "READY":
-                    matched[key] = media
-                    continue
-                failures[key] += 1
-                transient = media.error_code in TRANSIENT_MEDIA_ERRORS
-                if not transient or failures[key] >= self.media_attempts:
-                    image = next(i for i in images if i.key == key)
-                    raise MediaProcessingFailed(
-                        f"Shopify could not process {image.filename} ({media.error_code}: "
-                        f"{media.error_message or 'no detail'}). "
-                        + ("Check the image (format, size, resolution)." if not transient else "Try again later."),
-                        media_id=media_id,
-                        code=media.error_code or "UNKNOWN",
-                    )
-                _count_retry(f"media_{(media.error_code or 'unknown').lower()}")
+            self._accept_ready(created, statuses, images, matched, failures)
             # productUpdate appended the new media in input order: extend our picture instead of re-reading
             state.gallery += [statuses[media_id] for media_id in created.values()]
             self.hook("ready")
@@ -249,6 +233,30 @@ class MediaWriteBack:
         ]
 
     # -- steps ------------------------------------------------------------------------------------------------
+    def _accept_ready(
+        self, created: Mapping[str, str], statuses: Mapping[str, _Media], images: Sequence[ImageToPublish],
+        matched: dict[str, _Media], failures: Counter[str],
+    ) -> None:  # fmt: skip
+        """Record each created media that is READY; a FAILED one is retried (transient errors, up to
+        `media_attempts`) or raises MediaProcessingFailed with what to do."""
+        for key, media_id in created.items():
+            media = statuses[media_id]
+            if media.status == "READY":
+                matched[key] = media
+                continue
+            failures[key] += 1
+            transient = media.error_code in TRANSIENT_MEDIA_ERRORS
+            if not transient or failures[key] >= self.media_attempts:
+                image = next(i for i in images if i.key == key)
+                raise MediaProcessingFailed(
+                    f"Shopify could not process {image.filename} ({media.error_code}: "
+                    f"{media.error_message or 'no detail'}). "
+                    + ("Check the image (format, size, resolution)." if not transient else "Try again later."),
+                    media_id=media_id,
+                    code=media.error_code or "UNKNOWN",
+                )
+            _count_retry(f"media_{(media.error_code or 'unknown').lower()}")
+
     def _check(self, images: Sequence[ImageToPublish]) -> None:
         if not images:
             raise ValueError("publish() needs at least one image")
