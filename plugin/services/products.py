@@ -1,6 +1,7 @@
 """Products as the job layer needs them: id, title, type, tags, gallery images, variants; and which image is the source.
 
-Built from a products/* webhook body (REST shape) or from the Admin API (plugin.shopify.catalog). The *source* of a
+Built from a products/* webhook body (REST shape, `from_webhook`) or from the Admin API: plugin.shopify.catalog is
+the one parser of GraphQL product nodes, shopify_reads.from_catalog turns its records into these. The *source* of a
 product is its first gallery image that the app did not make itself; our own images are recognised by the
 deterministic filename prefix of the write-back (`pose-studio-…`), so our media writes never look like a new source.
 """
@@ -87,26 +88,6 @@ def from_webhook(payload: dict[str, Any]) -> ProductInfo:
         title=str(payload.get("title") or ""), product_type=str(payload.get("product_type") or ""),
         tags=[t for t in tag_list if t], updated_at=parse_time(payload.get("updated_at")),
         images=sorted(images, key=lambda i: i.position), variants=variants,
-    )  # fmt: skip
-
-
-def from_graphql(node: dict[str, Any]) -> ProductInfo:
-    """A Product node of the Admin API (media + variants as in operations.PRODUCTS_PAGE) → ProductInfo."""
-    images = []
-    for i, m in enumerate((node.get("media") or {}).get("nodes") or []):
-        url = ((m.get("image") or {}).get("url")) or ""
-        if url:
-            images.append(ProductImage(media_id=m.get("id"), url=url, alt=m.get("alt") or "", position=i + 1))
-    variants = []
-    for v in (node.get("variants") or {}).get("nodes") or []:
-        own: dict[str, Any] = next(iter(x for x in (v.get("media") or {}).get("nodes") or [] if x), {})
-        variants.append(VariantInfo(id=v["id"], title=v.get("title") or "", media_id=own.get("id"),
-                                    image_url=(own.get("image") or {}).get("url")))  # fmt: skip
-    tags = node.get("tags") or []
-    return ProductInfo(
-        id=node["id"], title=node.get("title") or "", product_type=node.get("productType") or "",
-        tags=list(tags) if isinstance(tags, list) else [t.strip() for t in str(tags).split(",") if t.strip()],
-        updated_at=parse_time(node.get("updatedAt")), images=images, variants=variants,
     )  # fmt: skip
 
 

@@ -18,7 +18,6 @@ from plugin.services.products import (
     ProductImage,
     ProductInfo,
     VariantInfo,
-    from_graphql,
     is_our_media,
     parse_time,
     pick_source,
@@ -137,12 +136,10 @@ def _variant_to_dict(product: ProductInfo, v: VariantInfo) -> dict[str, Any]:
 
 
 def products_page(shop: Shop, *, after: str | None = None, query: str | None = None) -> dict[str, Any]:
-    from plugin.shopify import operations as ops
     from plugin.shopify.errors import ShopifyGraphQLError
 
-    result = admin_client(shop).execute(ops.PRODUCTS_PAGE, {"first": 10, "after": after, "query": query})
     try:
-        connection = result.raise_for_errors().data["products"]
+        found, page_info = _catalog(shop).products_page(after=after, query=query)
     except ShopifyGraphQLError as exc:
         # a cursor or search the merchant's page sent that Shopify does not accept (stale, edited, or junk): the
         # request is wrong, not our server
@@ -152,8 +149,7 @@ def products_page(shop: Shop, *, after: str | None = None, query: str | None = N
         if query:
             raise InvalidRequest("Shopify did not accept this search; change it", code="invalid_query") from None
         raise
-    page = {"nodes": connection["nodes"], "pageInfo": connection["pageInfo"]}
-    products = [from_graphql(node) for node in page["nodes"]]
+    products = [from_catalog(p) for p in found]
     sources = {p.id: pick_source(p) for p in products}
     status = _status_by_product(shop, [p.id for p in products])
     return {
@@ -166,5 +162,5 @@ def products_page(shop: Shop, *, after: str | None = None, query: str | None = N
             }
             for p in products
         ],
-        "page_info": page.get("pageInfo", {}),
+        "page_info": page_info,
     }  # fmt: skip

@@ -93,21 +93,27 @@ class Catalog:
         self.sleep = sleep
 
     # -- paged reads --------------------------------------------------------------------------------------------
+    def products_page(
+        self, *, after: str | None = None, query: str | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> tuple[list[CatalogProduct], dict[str, Any]]:
+        """One page of products matching Shopify search `query` after cursor `after`: (products, pageInfo)."""
+        result = self.client.execute(
+            ops.PRODUCTS_PAGE, {"first": page_size, "after": after, "query": query}
+        ).raise_for_errors()
+        connection = result.fields["products"]
+        return [_product(node) for node in connection["nodes"]], dict(connection["pageInfo"])
+
     def iter_products(
         self, query: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[CatalogProduct]:
         """Every product matching Shopify search `query`, page by page (first 10 media, 10 variants each)."""
         after: str | None = None
         while True:
-            result = self.client.execute(
-                ops.PRODUCTS_PAGE, {"first": page_size, "after": after, "query": query}
-            ).raise_for_errors()
-            connection = result.fields["products"]
-            for node in connection["nodes"]:
-                yield _product(node)
-            if not connection["pageInfo"]["hasNextPage"]:
+            products, page = self.products_page(after=after, query=query, page_size=page_size)
+            yield from products
+            if not page["hasNextPage"]:
                 return
-            after = connection["pageInfo"]["endCursor"]
+            after = page["endCursor"]
 
     def get_product(self, product_id: str) -> CatalogProduct | None:
         """One product with its whole gallery (paged by 50) and up to 100 variants; None if it does not exist."""
