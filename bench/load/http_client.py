@@ -69,12 +69,19 @@ class Pool:
         self.opened = 0
 
     async def send(self, request: Request) -> tuple[int, bytes]:
-        connection = self.idle.pop() if self.idle else None
-        if connection is None:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            connection = _Connection(reader, writer)
-            self.opened += 1
+        reused = bool(self.idle)
+        connection = self.idle.pop() if reused else await self._open()
         try:
+            status, body, keep_alive = await asyncio.wait_for(
+                connection.roundtrip(f"{self.host}:{self.port}", request), self.timeout
+            )
+        except (ConnectionError, asyncio.IncompleteReadError):
+            connection.close()
+            if not reused:
+                raise
+            # The server closed an idle keep-alive connection as we reused it (gunicorn's keepalive timeout, a
+            # worker recycled): retry once on a new connection, as every HTTP client (and Shopify) does.
+            connection = await self._open()
             status, body, keep_alive = await asyncio.wait_for(
                 connection.roundtrip(f"{self.host}:{self.port}", request), self.timeout
             )
@@ -86,6 +93,11 @@ class Pool:
         else:
             connection.close()
         return status, body
+
+    async def _open(self) -> _Connection:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self.opened += 1
+        return _Connection(reader, writer)
 
     def close(self) -> None:
         for connection in self.idle:

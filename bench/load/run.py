@@ -139,6 +139,32 @@ def rss_of(pid: int) -> dict[str, float]:
             for p in procs if p.is_running()}
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by: the gunicorn tree, every PostgreSQL and Redis server process on the machine, and
+    this load generator. Differences over a phase say where the machine's time went."""
+    def tree(pid: int) -> float:
+        master = psutil.Process(pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [master, *master.children(recursive=True)] if p.is_running())
+
+    def named(prefix: str) -> float:
+        total = 0.0
+        for proc in psutil.process_iter(["name"]):
+            try:
+                if (proc.info["name"] or "").startswith(prefix):
+                    total += sum(proc.cpu_times()[:2])
+            except psutil.Error:
+                continue
+        return total
+
+    return {"gunicorn": tree(server_pid), "postgres": named("postgres"), "redis": named("redis-server"),
+            "load_client": sum(psutil.Process().cpu_times()[:2])}
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request for each party (the machine has os.cpu_count() cores to share)."""
+    return {name: round((after[name] - before[name]) / requests * 1000, 2) for name in before}
+
+
 def sign(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
@@ -313,11 +339,16 @@ def main() -> None:
             requests.get(f"{base}/healthz", timeout=30)
         report["rss_mib_before"] = rss_of(server.pid)
         report["gunicorn_workers"] = len(report["rss_mib_before"]) - 1
+        cpu_before = cpu_seconds(server.pid)
         webhooks = webhook_phase(base, shops[:20], args.deliveries, args.rate, args.seed)
+        webhooks["cpu_ms_per_request"] = cpu_per_request(cpu_before, cpu_seconds(server.pid), args.deliveries)
         time.sleep(1.0)
         webhooks["verification"] = verify_webhooks(db_url, redis_url, webhooks)
         report["webhooks"] = webhooks
+        cpu_before = cpu_seconds(server.pid)
         report["polling"] = polling_phase(base, shops, args.merchants, args.polls)
+        report["polling"]["cpu_ms_per_request"] = cpu_per_request(cpu_before, cpu_seconds(server.pid),
+                                                                  args.merchants * args.polls)  # fmt: skip
         report["rss_mib_after"] = rss_of(server.pid)
     finally:
         if server is not None and server.poll() is None:
@@ -351,6 +382,8 @@ def main() -> None:
           f"webhooks {report['webhooks']['achieved_rate']}/s (goal {args.rate}) "
           f"p99 {report['webhooks']['latency'].get('p99_ms')} ms (goal < {args.goal_p99_ms}); "
           f"polling p99 {report['polling']['latency'].get('p99_ms')} ms (goal < {args.goal_poll_p99_ms})")
+    print(f"CPU ms per webhook: {report['webhooks']['cpu_ms_per_request']}; "
+          f"per poll: {report['polling']['cpu_ms_per_request']}")
     met = goal["rate_met"] and goal["webhook_p99_met"] and goal["poll_p99_met"]
     sys.exit(0 if report["correctness_ok"] and met else 1)
 
