@@ -88,6 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
             "answers 413 before reading a larger body."),
     Setting("POSE_STUDIO_MAX_WEBHOOK_BYTES", str(1024 * 1024), "Largest webhook body, in bytes (Shopify's "
             "product payloads are well under it); a larger one gets 413 before it is read."),
+    Setting("POSE_STUDIO_CORS_ORIGINS", "https://extensions.shopifycdn.com", "Comma-separated allow-list of "
+            "origins whose browser calls to /api/* get a CORS grant (admin UI extensions run on Shopify's "
+            "extension CDN; add e.g. the tunnel origin `shopify app dev` serves extensions from). Exact origins "
+            "only: no wildcards, no paths."),
     Setting("POSE_STUDIO_METRICS_TOKEN", "", "Bearer token `/metrics` requires when set; unset, `/metrics` "
             "answers anyone who reaches it (block it at the proxy).", secret=True),
     Setting("POSE_STUDIO_PROXY_HOPS", "0", "Number of proxies in front of gunicorn whose X-Forwarded-* "
@@ -166,6 +170,8 @@ def load_config(
             problems.append(f"SHOPIFY_ADMIN_ORIGIN={admin_origin!r} must be an origin like http://127.0.0.1:8081.")
     values["SHOPIFY_ADMIN_ORIGIN"] = admin_origin.rstrip("/")
 
+    values["POSE_STUDIO_CORS_ORIGINS"] = _cors_origins(str(values["POSE_STUDIO_CORS_ORIGINS"] or ""), problems)
+
     scopes = str(values["SHOPIFY_SCOPES"]).split(",")
     values["SHOPIFY_SCOPES"] = ",".join(s.strip() for s in scopes if s.strip())
 
@@ -232,6 +238,28 @@ def _check_numbers(values: dict[str, Any], problems: list[str]) -> None:
         except ValueError:
             problems.append(f"POSE_STUDIO_RECONCILE_AFTER_SECONDS={raw!r}: use a positive number of seconds, "
                             "or leave it unset for the defaults.")  # fmt: skip
+
+
+def _cors_origins(raw: str, problems: list[str]) -> frozenset[str]:
+    """The CORS allow-list as exact origins (`scheme://host[:port]`); anything looser is a startup error, because
+    a grant to a pattern would let any page under it call the API with a merchant's session token."""
+    origins = set()
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or "*" in item
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            problems.append(f"POSE_STUDIO_CORS_ORIGINS: {item!r} is not an exact origin like https://host[:port].")
+            continue
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
 
 
 def default_database_url(instance_path: str | os.PathLike[str]) -> str:

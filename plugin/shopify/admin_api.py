@@ -237,7 +237,9 @@ class AdminClient:
             "operationName": operation.name,
         }
         default_cost = DEFAULT_MUTATION_COST if operation.is_mutation else DEFAULT_QUERY_COST
-        expected = self.pacer.expected_cost(self.shop, operation.name, default_cost)
+        # a query's cost scales with its page sizes and id lists; a mutation's does not
+        sized = None if operation.is_mutation else (variables or {})
+        expected = self.pacer.expected_cost(self.shop, operation.name, default_cost, sized)
         reauthorized = False
         last_cause = ""
         for attempt in range(1, self.max_retries + 2):
@@ -264,7 +266,7 @@ class AdminClient:
                     ) from exc
             else:
                 elapsed = time.monotonic() - started
-                outcome = self._handle(operation, response, safe, attempt, elapsed)
+                outcome = self._handle(operation, response, safe, attempt, elapsed, sized)
                 if isinstance(outcome, GraphQLResult):
                     return outcome
                 if isinstance(outcome, str):  # "unauthorized"
@@ -304,7 +306,13 @@ class AdminClient:
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)  # "equal jitter"
 
     def _handle(
-        self, operation: Operation, response: requests.Response, safe: bool, attempt: int, elapsed: float
+        self,
+        operation: Operation,
+        response: requests.Response,
+        safe: bool,
+        attempt: int,
+        elapsed: float,
+        sized: dict[str, Any] | None = None,
     ) -> GraphQLResult | str | _Retry:
         """A result, "unauthorized", or a _Retry (delay None: the default backoff)."""
         status = response.status_code
@@ -342,7 +350,13 @@ class AdminClient:
             errors = [{"message": errors}]
         cost = QueryCost.from_extensions(payload.get("extensions"))
         if cost and cost.throttle_status:
-            self.pacer.record(self.shop, cost.throttle_status, operation=operation.name, requested_cost=cost.requested)
+            self.pacer.record(
+                self.shop,
+                cost.throttle_status,
+                operation=operation.name,
+                requested_cost=cost.requested,
+                variables=sized,
+            )
         if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
             self.metrics.emit("throttled", operation=operation.name, shop=self.shop)
             delay = None

@@ -7,7 +7,7 @@ Happy path for N images on one product (GraphQL requests):
   2. StagedUploadsCreate ONE call for all N targets (resource IMAGE, POST); then N multipart uploads (not GraphQL)
   3. ProductCreateMedia  productUpdate(product:, media:) appends all N; its payload lists the new ids
   4. MediaStatus         poll until READY (backoff; FAILED surfaces Shopify's reason)
-  5. PublishFinalize     one mutation: detach old variant media, delete superseded outputs, fix alt, set variant
+  5. PublishFinalize     one mutation: detach old variant media, unlink superseded outputs, fix alt, set variant
                          media, reorder (unneeded parts are @include'd out)
   6. JobStatus           poll the reorder job (skipped when it is already done)
 so 6 requests for any N <= 250 when media is ready by the first poll.
@@ -15,8 +15,10 @@ so 6 requests for any N <= 250 when media is ready by the first poll.
 Idempotency: every output has a deterministic filename (`pose-studio-<job>-<pose>.png`). Shopify keeps it in
 the media's CDN URL (appending `_<uuid>` when taken), so before creating anything we match the gallery by
 filename and create only what is missing; a retry, a crash halfway or a timed-out write never makes a second
-copy. Only media whose filename carries our prefix (or whose id the caller says is ours) is ever deleted;
-the merchant's media is at most detached from a variant that gets our image.
+copy. Only media whose filename carries our prefix (or whose id the caller says is ours) is ever removed, and
+only from this product (`fileUpdate referencesToRemove`): `fileDelete` removes a file store-wide, so it is kept
+for our FAILED uploads, which no product can show. The merchant's media is at most detached from a variant
+that gets our image.
 """
 
 from __future__ import annotations
@@ -404,14 +406,19 @@ class MediaWriteBack:
         def is_ours(m: _Media) -> bool:
             return m.id in owned or bool(m.filename and m.filename.lower().startswith(OUR_PREFIX))
 
-        # superseded outputs (and our FAILED or duplicate leftovers): ours, not wanted now
-        delete = [
-            m.id
+        # superseded outputs (and our FAILED or duplicate leftovers): ours, not wanted now. fileDelete removes a
+        # file from EVERY product and Shopify offers no way to ask which products use a file, so a READY one is
+        # only unlinked from this product (fileUpdate referencesToRemove): the merchant may have added it to
+        # another product. Only FAILED ones, which no product can show, are deleted.
+        superseded = [
+            m
             for m in state.gallery
             if m.id not in ours_now
             and is_ours(m)
             and (replace_previous or m.status == "FAILED" or _is_copy_of(m, images))
         ]
+        delete = [m.id for m in superseded if m.status == "FAILED"]
+        unlink = [m.id for m in superseded if m.status != "FAILED"]
         detach, append = [], []
         for img in images:
             if not img.variant_id:
@@ -423,12 +430,13 @@ class MediaWriteBack:
             if current is not None and current not in delete:  # fileDelete clears variants itself
                 detach.append({"variantId": img.variant_id, "mediaIds": [current]})
             append.append({"variantId": img.variant_id, "mediaIds": [target]})
-        files = []
+        files: list[dict[str, Any]] = [{"id": mid, "referencesToRemove": [product_id]} for mid in unlink]
         for img in images:
             media, alt = by_id.get(matched[img.key].id), _alt(img.alt, state.title)
             if media is not None and media.alt != alt:
                 files.append({"id": media.id, "alt": alt})
-        remaining = [m.id for m in state.gallery if m.id not in set(delete)]
+        gone = {m.id for m in superseded}
+        remaining = [m.id for m in state.gallery if m.id not in gone]
         moves = _moves(remaining, _desired_order(remaining, [matched[i.key].id for i in images], images, policy))
         if not (detach or delete or files or append or moves):
             return

@@ -336,7 +336,8 @@ mutation MediaUpdate($files: [FileUpdateInput!]!) {
 )
 
 # The write-back's last step in ONE request (root mutation fields run in order): detach variants' old media,
-# delete our superseded media, fix alt texts, set variant media, reorder. Unused steps are @include'd out.
+# delete our FAILED media, unlink our superseded media from this product and fix alt texts (fileUpdate), set
+# variant media, reorder. Unused steps are @include'd out.
 PUBLISH_FINALIZE = Operation(
     "PublishFinalize",
     """
