@@ -36,6 +36,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from . import catalog
+from .access import access_denied_errors, denied_fields, load_access_rules
 from .faults import Faults
 from .graph import Ctx, field_resolver, mutation_root, query_root, type_resolver
 from .schema import CostCalculator, load_schema
@@ -77,6 +78,8 @@ class EmuStats:
     unauthorized: int = 0
     staged_uploads: int = 0
     webhooks_sent: int = 0
+    access_denied: int = 0  # requests refused for a missing access scope
+    bulk_refused: int = 0  # bulkOperationRunQuery refused (limits, one already running)
     operations: Counter = field(default_factory=Counter)  # operation name -> requests that executed
     costs: Counter = field(default_factory=Counter)  # operation name -> actual cost
 
@@ -107,6 +110,7 @@ class ShopifyEmulator:
         api_versions: tuple[str, ...] = ("2026-07", "2026-10"),
         job_delay: float = 0.05,
         bulk_delay: float = 0.2,
+        bulk_concurrency: int | None = None,
         access_token_ttl: int = 3600,
         refresh_recovery_window: bool = False,
         reject_deprecated: bool = True,
@@ -123,6 +127,8 @@ class ShopifyEmulator:
         self.api_versions = tuple(api_versions)
         self.job_delay = job_delay
         self.bulk_delay = bulk_delay
+        # bulk queries one app may run per shop at once; None: Shopify's rule for the API version (1, 5 from 2026-01)
+        self.bulk_concurrency = bulk_concurrency
         self.access_token_ttl = access_token_ttl
         # Shopify (2026): a previous refresh token stays usable until its successor is first used. Off by default:
         # then rotation invalidates the old token at once, the stricter behaviour tests want to see handled.
@@ -170,6 +176,7 @@ class ShopifyEmulator:
             return self.origin
         for version in self.api_versions:  # build the schemas now, not inside the first (timed) request
             load_schema(version)
+            load_access_rules(version)
         self._server = make_server(self._host, self._port, self.wsgi_app, threaded=True, request_handler=_QuietHandler)
         self.origin = f"http://{self._host}:{self._server.server_port}"
         self._thread = threading.Thread(
@@ -622,6 +629,11 @@ class ShopifyEmulator:
             for err in errors:
                 err.setdefault("extensions", {})["code"] = "GRAPHQL_VALIDATION_FAILED"
             return self._json({"errors": errors}, headers=headers)
+
+        denied = denied_fields(schema, document, operation, version, shop.scopes.split(","))
+        if denied:  # the token lacks a scope the schema's access metadata asks for: nothing runs
+            self.stats.access_denied += 1
+            return self._json({"errors": access_denied_errors(denied), "data": None}, headers=headers)
 
         with self.lock:
             result = self._run(schema, document, operation, op_name, variables, shop, version, request)

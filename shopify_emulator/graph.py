@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from graphql import GraphQLError, GraphQLResolveInfo, execute, parse
+from graphql import GraphQLError, GraphQLResolveInfo, OperationDefinitionNode, execute, parse
 
+from .bulk_limits import bulk_shape, concurrent_bulk_queries, shape_errors
 from .store import (
     PLAN_DISPLAY,
     EmuBulkOperation,
@@ -741,6 +742,28 @@ def bulk_run_query(ctx: Ctx, query: str) -> dict[str, Any]:
             "bulkOperation": None,
             "userErrors": [{"field": ["query"], "code": "INVALID", "message": "; ".join(p.message for p in problems)}],
         }
+    inner = next((d for d in doc.definitions if isinstance(d, OperationDefinitionNode)), None)
+    limits = shape_errors(bulk_shape(schema, doc, inner)) if inner is not None else ["No operation to run"]
+    if limits:
+        ctx.emu.stats.bulk_refused += 1
+        return {
+            "bulkOperation": None,
+            "userErrors": [{"field": ["query"], "code": "INVALID", "message": " ".join(limits)}],
+        }
+    now = time.time()
+    cap = ctx.emu.bulk_concurrency or concurrent_bulk_queries(ctx.version)
+    running = [op for op in ctx.shop.bulk_operations.values() if op.completes_at > now]
+    if len(running) >= cap:
+        ctx.emu.stats.bulk_refused += 1
+        message = (
+            f"A bulk query operation for this app and shop is already in progress: {running[0].gid}."
+            if cap == 1
+            else f"This app already runs {cap} bulk query operations for this shop."
+        )
+        return {
+            "bulkOperation": None,
+            "userErrors": [{"field": None, "code": "OPERATION_IN_PROGRESS", "message": message}],
+        }
     bulk_ctx = Ctx(ctx.emu, ctx.shop, ctx.origin, ctx.version, bulk=True)
     result = execute(
         schema,
@@ -765,7 +788,6 @@ def bulk_run_query(ctx: Ctx, query: str) -> dict[str, Any]:
     for value in (result.data or {}).values():
         if _is_connection(value):
             roots += _flatten(value, None, lines)
-    now = time.time()
     op = EmuBulkOperation(next_id(), query, now, now + ctx.emu.bulk_delay, lines, roots, str(uuid.uuid4()))
     ctx.shop.bulk_operations[op.gid] = op
     ctx.emu.bulk_files[op.uuid] = op

@@ -22,6 +22,7 @@ from plugin.shopify.errors import BulkOperationFailed, ShopifyUserError
 
 DEFAULT_PAGE_SIZE = 10  # ProductsPage costs 2 + 75 per product: 10 keeps a page at 752 of the 1,000 cap
 BULK_DONE = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+BULK_BUSY = {"OPERATION_IN_PROGRESS", "LIMIT_REACHED"}  # no free bulk slot for this app and shop: wait
 
 
 @dataclass(frozen=True)
@@ -161,17 +162,28 @@ class Catalog:
 
     # -- bulk ----------------------------------------------------------------------------------------------------
     def start_bulk_export(self, query: str = ops.BULK_PRODUCTS_QUERY.document) -> str:
-        result = self.client.execute(ops.BULK_RUN_QUERY, {"query": query})
-        errors = result.user_errors("bulkOperationRunQuery")
-        if errors:
-            raise ShopifyUserError(
-                "Shopify refused the bulk export: "
-                + "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors)
-                + " (OPERATION_IN_PROGRESS: another export is running for this shop; wait for it).",
-                user_errors=errors,
-            )
-        result.raise_for_errors()
-        return result.fields["bulkOperationRunQuery"]["bulkOperation"]["id"]
+        """Start a bulk query. Shopify runs a capped number per app and shop (one before 2026-01, five since) and
+        answers OPERATION_IN_PROGRESS above it: that is a wait for a slot (another export of this shop finishes
+        within the bulk timeout), not a failure of this one."""
+        deadline = time.monotonic() + self.bulk_timeout_s
+        interval = self.bulk_poll_s
+        while True:
+            result = self.client.execute(ops.BULK_RUN_QUERY, {"query": query})
+            errors = result.user_errors("bulkOperationRunQuery")
+            busy = bool(errors) and all(e.get("code") in BULK_BUSY for e in errors)
+            if busy and time.monotonic() + interval < deadline:
+                self.sleep(interval)
+                interval = min(self.bulk_poll_max_s, interval * 1.5)
+                continue
+            if errors:
+                raise ShopifyUserError(
+                    "Shopify refused the bulk export: "
+                    + "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors)
+                    + (" (other exports of this shop kept every slot busy until the deadline)" if busy else ""),
+                    user_errors=errors,
+                )
+            result.raise_for_errors()
+            return result.fields["bulkOperationRunQuery"]["bulkOperation"]["id"]
 
     def wait_bulk(self, operation_id: str) -> BulkResult:
         deadline = time.monotonic() + self.bulk_timeout_s

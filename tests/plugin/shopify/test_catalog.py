@@ -88,3 +88,18 @@ def test_product_collections(emulator: ShopifyEmulator, admin_client: MakeClient
     assert [c.id for c in cat.product_collections(products[1].gid)] == [summer.gid]
     assert cat.product_collections(products[2].gid) == []
     assert cat.product_collections("gid://shopify/Product/1") is None
+
+
+def test_a_bulk_export_waits_for_a_slot_instead_of_failing(
+    emulator: ShopifyEmulator, admin_client: MakeClient
+) -> None:
+    """Shopify caps concurrent bulk queries per app and shop (OPERATION_IN_PROGRESS): a second export of the same
+    shop waits for the first instead of failing the merchant's bulk run."""
+    emulator.bulk_concurrency = 1
+    emulator.bulk_delay = 0.4
+    first = catalog(admin_client()).start_bulk_export()
+    client = admin_client()
+    products = list(catalog(client).export_products())  # refused while `first` runs, then started
+    assert len(products) == len(emulator.shop(TEST_SHOP).products)
+    assert emulator.stats.bulk_refused >= 1 and client.metrics.requests["BulkRunQuery"] >= 2
+    assert catalog(client).wait_bulk(first).status == "COMPLETED"

@@ -1,0 +1,89 @@
+"""The emulator refuses what Shopify refuses: scopes from the schema's access metadata, Bulk Operations limits,
+refresh failures after the token was consumed, short-lived original-source URLs, and webhook delivery that is
+late, duplicated or out of order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from shopify_emulator import ShopifyEmulator
+from tests.shopify_emulator.test_emulator import KEY, SECRET, SHOP, first_product, gql
+
+
+@pytest.fixture
+def emu() -> Iterator[ShopifyEmulator]:
+    emulator = ShopifyEmulator(
+        KEY, SECRET, media_ready_delay=0.15, job_delay=0.05, bulk_delay=0.3, webhook_retry_delays=(0.01, 0.02, 0.04)
+    )
+    emulator.add_shop(SHOP)
+    with emulator:
+        yield emulator
+
+
+# -- access scopes ----------------------------------------------------------------------------------------------
+def test_a_field_outside_the_tokens_scopes_is_access_denied(emu: ShopifyEmulator) -> None:
+    token = emu.issue_access_token(SHOP)
+    emu.shop(SHOP).scopes = "read_products"  # e.g. the merchant declined the optional file scopes
+    product = first_product(emu)
+    ok = gql(emu, token, "query { products(first: 1) { nodes { id media(first: 1) { nodes { id } } } } }").json()
+    assert "errors" not in ok and ok["data"]["products"]["nodes"]
+    denied = gql(emu, token, "mutation D($ids: [ID!]!) { fileDelete(fileIds: $ids) { deletedFileIds } }",
+                 {"ids": [product.media_ids[0]]}).json()  # fmt: skip
+    [error] = denied["errors"]
+    assert error["extensions"]["code"] == "ACCESS_DENIED" and "write_files" in error["extensions"]["requiredAccess"]
+    assert error["path"] == ["fileDelete"] and denied["data"] is None
+    assert product.media_ids  # nothing ran
+    files = gql(emu, token, "query { files(first: 1) { nodes { id } } }").json()
+    assert files["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+    assert emu.stats.access_denied == 2
+
+
+def test_a_write_scope_grants_its_read_scope(emu: ShopifyEmulator) -> None:
+    token = emu.issue_access_token(SHOP)
+    emu.shop(SHOP).scopes = "write_products,write_files"
+    assert "errors" not in gql(emu, token, "query { files(first: 1) { nodes { id } } }").json()
+
+
+# -- bulk operations --------------------------------------------------------------------------------------------
+RUN = "mutation R($q: String!) { bulkOperationRunQuery(query: $q, groupObjects: false) { " \
+      "bulkOperation { id } userErrors { code message } } }"
+
+
+def run_bulk(emu: ShopifyEmulator, token: str, query: str, version: str = "2026-10") -> dict:
+    return gql(emu, token, RUN, {"q": query}, version=version).json()["data"]["bulkOperationRunQuery"]
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("{ shop { id name } }", "at least one connection"),
+    ("{ products { edges { node { id variants { edges { node { id media { edges { node { id } } } } } } } } } }",
+     "nesting depth greater than 2"),
+    ("{ products { edges { node { id media { edges { node { id } } } variants { edges { node { id } } } "
+     "collections { edges { node { id } } } } } } collections { edges { node { id products { edges { node { id } } }"
+     " } } } }", "more than 5 connections"),
+])  # fmt: skip
+def test_bulk_query_limits(emu: ShopifyEmulator, query: str, message: str) -> None:
+    token = emu.issue_access_token(SHOP)
+    answer = run_bulk(emu, token, query)
+    assert answer["bulkOperation"] is None
+    [error] = answer["userErrors"]
+    assert error["code"] == "INVALID" and message in error["message"]
+    ok = run_bulk(emu, token, "{ products { edges { node { id variants { edges { node { id } } } } } } }")
+    assert ok["userErrors"] == [] and ok["bulkOperation"]["id"]
+
+
+@pytest.mark.parametrize("version", ["2026-07", "2026-10"])
+def test_concurrent_bulk_queries_per_shop(emu: ShopifyEmulator, version: str) -> None:
+    cap = 5  # from 2026-01 on
+    token = emu.issue_access_token(SHOP)
+    query = "{ products { edges { node { id } } } }"
+    started = [run_bulk(emu, token, query, version) for _ in range(cap)]
+    assert all(s["userErrors"] == [] for s in started)
+    refused = run_bulk(emu, token, query, version)
+    assert refused["bulkOperation"] is None and refused["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
+    emu.bulk_concurrency = 1  # the pre-2026-01 rule, for apps on older versions
+    time.sleep(emu.bulk_delay + 0.05)  # every one finished: a slot is free again
+    assert run_bulk(emu, token, query, version)["userErrors"] == []
+    assert run_bulk(emu, token, query, version)["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
