@@ -79,6 +79,7 @@ class EmuStats:
     staged_uploads: int = 0
     webhooks_sent: int = 0
     access_denied: int = 0  # requests refused for a missing access scope
+    refresh_answers_lost: int = 0  # refreshes that rotated and then answered 5xx
     bulk_refused: int = 0  # bulkOperationRunQuery refused (limits, one already running)
     operations: Counter = field(default_factory=Counter)  # operation name -> requests that executed
     costs: Counter = field(default_factory=Counter)  # operation name -> actual cost
@@ -145,6 +146,7 @@ class ShopifyEmulator:
         self.tokens: dict[str, TokenRecord] = {}
         self.refresh_tokens: dict[str, RefreshRecord] = {}
         self.refresh_refusals: dict[str, tuple[int, str]] = {}
+        self.refresh_lost_answers: dict[str, tuple[int, int]] = {}  # shop -> (times left, HTTP status)
         self.before_graphql: Callable[[str], None] | None = None
         self.auth_codes: dict[str, tuple[str, float]] = {}
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt: topic, shop, status, attempt, ...
@@ -260,6 +262,13 @@ class ShopifyEmulator:
                 self.refresh_refusals[shop] = (status, error)
             else:
                 self.refresh_refusals.pop(shop, None)
+
+    def lose_refresh_answers(self, shop: str, times: int = 1, status: int = 502) -> None:
+        """The next `times` refreshes of `shop` rotate (the presented refresh token is consumed, a new pair is
+        issued) and then answer HTTP `status`: the app never sees the new pair. Whether the old refresh token still
+        works afterwards is `refresh_recovery_window`'s rule."""
+        with self.lock:
+            self.refresh_lost_answers[shop] = (times, status)
 
     def expire_access_tokens(self, shop: str) -> None:
         """Make every access token of `shop` expired now (to test refresh-on-401)."""
@@ -543,6 +552,11 @@ class ShopifyEmulator:
             if not self.refresh_recovery_window:
                 record.revoked = True
             self.stats.refresh += 1
+            left, status = self.refresh_lost_answers.get(shop.domain, (0, 0))
+            if left > 0:  # rotated, then the answer is lost on Shopify's side
+                self.refresh_lost_answers[shop.domain] = (left - 1, status)
+                self.stats.refresh_answers_lost += 1
+                return self._json({"errors": "Internal Server Error"}, status)
             return self._json(pair)
 
     def _authorization_code(self, shop: EmuShop, form: dict[str, str]) -> Response:

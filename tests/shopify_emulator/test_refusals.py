@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from shopify_emulator import ShopifyEmulator
-from tests.shopify_emulator.test_emulator import KEY, SECRET, SHOP, first_product, gql
+from tests.shopify_emulator.test_emulator import KEY, SECRET, SHOP, exchange, first_product, gql, post_token
 
 
 @pytest.fixture
@@ -21,6 +21,34 @@ def emu() -> Iterator[ShopifyEmulator]:
     emulator.add_shop(SHOP)
     with emulator:
         yield emulator
+
+
+# -- refresh tokens ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_a_refresh_answer_lost_after_rotation_consumes_the_token(emu: ShopifyEmulator, status: int) -> None:
+    pair = exchange(emu, emu.make_id_token(SHOP)).json()
+    emu.lose_refresh_answers(SHOP, times=1, status=status)
+    lost = post_token(emu, grant_type="refresh_token", refresh_token=pair["refresh_token"])
+    assert lost.status_code == status and "access_token" not in lost.text
+    again = post_token(emu, grant_type="refresh_token", refresh_token=pair["refresh_token"])
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"  # consumed by the lost rotation
+    assert emu.stats.refresh == 1 and emu.stats.refresh_answers_lost == 1
+
+
+def test_with_the_recovery_window_the_consumed_token_works_once_more(emu: ShopifyEmulator) -> None:
+    emu.refresh_recovery_window = True
+    pair = exchange(emu, emu.make_id_token(SHOP)).json()
+    emu.lose_refresh_answers(SHOP)
+    assert post_token(emu, grant_type="refresh_token", refresh_token=pair["refresh_token"]).status_code == 502
+    retry = post_token(emu, grant_type="refresh_token", refresh_token=pair["refresh_token"])
+    assert retry.status_code == 200 and gql(emu, retry.json()["access_token"], "{ shop { name } }").ok
+
+
+def test_refresh_refused_with_401_invalid_request(emu: ShopifyEmulator) -> None:
+    pair = exchange(emu, emu.make_id_token(SHOP)).json()
+    emu.refuse_refresh(SHOP, 401, "invalid_request")
+    refused = post_token(emu, grant_type="refresh_token", refresh_token=pair["refresh_token"])
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_request"
 
 
 # -- access scopes ----------------------------------------------------------------------------------------------
