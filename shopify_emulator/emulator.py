@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import queue
 import random
 import secrets
@@ -43,6 +44,7 @@ from .schema import CostCalculator, load_schema
 from .store import (
     EmuBulkOperation,
     EmuCollection,
+    EmuMedia,
     EmuShop,
     MediaStatus,
     StagedUpload,
@@ -112,6 +114,7 @@ class ShopifyEmulator:
         job_delay: float = 0.05,
         bulk_delay: float = 0.2,
         bulk_concurrency: int | None = None,
+        original_source_ttl: float = 300.0,
         access_token_ttl: int = 3600,
         refresh_recovery_window: bool = False,
         reject_deprecated: bool = True,
@@ -128,6 +131,8 @@ class ShopifyEmulator:
         self.api_versions = tuple(api_versions)
         self.job_delay = job_delay
         self.bulk_delay = bulk_delay
+        # lifetime of a MediaImage.originalSource.url (a signed storage URL on Shopify)
+        self.original_source_ttl = original_source_ttl
         # bulk queries one app may run per shop at once; None: Shopify's rule for the API version (1, 5 from 2026-01)
         self.bulk_concurrency = bulk_concurrency
         self.access_token_ttl = access_token_ttl
@@ -167,6 +172,7 @@ class ShopifyEmulator:
                 Rule("/staged/<token>/<filename>", endpoint="staged_file", methods=["GET"]),
                 Rule("/cdn/shop/<int:shop_num>/files/<filename>", endpoint="cdn", methods=["GET"]),
                 Rule("/bulk/<token>.jsonl", endpoint="bulk_file", methods=["GET"]),
+                Rule("/originals/<int:shop_num>/<key>", endpoint="original", methods=["GET"]),
                 Rule("/health", endpoint="health", methods=["GET"]),
             ]
         )
@@ -790,6 +796,30 @@ class ShopifyEmulator:
             raise NotFound()
         return Response(staged.data, mimetype=staged.mime)
 
+    def original_source_url(self, origin: str, shop: EmuShop, media: EmuMedia) -> str:
+        """A signed, short-lived URL of the stored original: an opaque key, no filename (the app must not read its
+        file's name from here), refused once `expires` has passed, as Shopify's signed storage URLs are."""
+        expires = math.ceil(time.time() + self.original_source_ttl)  # whole seconds, as signed URLs carry
+        key = f"{shop.num}/{media.gid.rsplit('/', 1)[-1]}/{expires}"
+        signature = hmac.new(self.api_secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{origin}/originals/{shop.num}/{uuid.uuid5(uuid.NAMESPACE_URL, media.gid).hex}?" + urlencode(
+            {"expires": expires, "media": media.gid.rsplit("/", 1)[-1], "signature": signature}
+        )
+
+    def _on_original(self, request: Request, shop_num: int, key: str) -> Response:
+        expires, num = request.args.get("expires", ""), request.args.get("media", "")
+        signed = f"{shop_num}/{num}/{expires}"
+        expected = hmac.new(self.api_secret.encode(), signed.encode(), hashlib.sha256).hexdigest()[:32]
+        if not expires.isdigit() or not hmac.compare_digest(expected, request.args.get("signature", "")):
+            return _xml_error("SignatureDoesNotMatch", "The request signature does not match.", 403)
+        if int(expires) < time.time():
+            return _xml_error("AccessDenied", "Request has expired.", 403)
+        for shop in self.shops.values():
+            media = shop.media.get(f"gid://shopify/MediaImage/{num}") if shop.num == shop_num else None
+            if media is not None and uuid.uuid5(uuid.NAMESPACE_URL, media.gid).hex == key:
+                return Response(media.data, mimetype=media.mime, headers={"Cache-Control": "private, no-store"})
+        raise NotFound()
+
     def _on_cdn(self, request: Request, shop_num: int, filename: str) -> Response:
         for shop in self.shops.values():
             if shop.num != shop_num:
@@ -814,10 +844,10 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
-def _xml_error(code: str, message: str) -> Response:
+def _xml_error(code: str, message: str, status: int = 400) -> Response:
     return Response(
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>",
-        status=400,
+        status=status,
         mimetype="application/xml",
     )
 

@@ -157,8 +157,8 @@ def media_view(ctx: Ctx, m: EmuMedia) -> dict[str, Any]:
         "mediaWarnings": [],
         "image": image,
         "preview": {"status": status.value, "image": image},
-        # the stored original (its CDN path carries the filename) exists from upload on
-        "originalSource": {"url": url, "fileSize": len(m.data)},
+        # the stored original exists from upload on, behind a signed short-lived URL without the filename
+        "originalSource": {"url": ctx.emu.original_source_url(ctx.origin, ctx.shop, m), "fileSize": len(m.data)},
         "createdAt": iso(m.created_at),
         "updatedAt": iso(m.updated_at or m.created_at),
     }
@@ -280,21 +280,23 @@ def node_view(ctx: Ctx, gid: str) -> dict[str, Any] | None:
 
 
 # -- search ----------------------------------------------------------------------------------------------------
-def _matches(query: str | None, text_fields: dict[str, str]) -> bool:
-    """A small subset of Shopify's search syntax: `field:value`, `field:prefix*`, bare words (title)."""
+def _matches(query: str | None, text_fields: dict[str, str | list[str]]) -> bool:
+    """A small subset of Shopify's search syntax: `field:value`, `field:prefix*`, bare words (title). A field with
+    several values (a file's `product_id`) matches when any of them does."""
     if not query:
         return True
     for term in query.split():
         name, _, value = term.partition(":") if ":" in term else ("title", "", term)
-        have = text_fields.get(name.lower(), "").lower()
+        field_value = text_fields.get(name.lower(), "")
+        values = [v.lower() for v in (field_value if isinstance(field_value, list) else [field_value])]
         value = value.strip("'\"").lower()
         if value.endswith("*"):
-            if not have.startswith(value[:-1]):
+            if not any(have.startswith(value[:-1]) for have in values):
                 return False
         elif name.lower() == "title" and ":" not in term:
-            if value not in have:
+            if not any(value in have for have in values):
                 return False
-        elif have != value:
+        elif value not in values:
             return False
     return True
 
@@ -316,7 +318,21 @@ def query_root(ctx: Ctx) -> dict[str, Any]:
         return connection(ctx, items, lambda p: product_view(ctx, p), **a)
 
     def files(info: Any, query: str | None = None, sortKey: str | None = None, **a: Any) -> dict[str, Any]:  # noqa: N803
-        items = [(m.gid, m) for m in shop.media.values() if _matches(query, {"filename": m.filename, "title": m.alt})]
+        items = [
+            (m.gid, m)
+            for m in shop.media.values()
+            if _matches(
+                query,
+                {
+                    "filename": m.filename,
+                    "title": m.alt,
+                    "status": m.status().value,
+                    "media_type": "IMAGE",
+                    "id": m.gid.rsplit("/", 1)[-1],
+                    "product_id": [pid.rsplit("/", 1)[-1] for pid in m.product_ids],
+                },
+            )
+        ]
         return connection(ctx, items, lambda m: media_view(ctx, m), **a)
 
     def product_variants(info: Any, query: str | None = None, **a: Any) -> dict[str, Any]:

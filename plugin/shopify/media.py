@@ -13,7 +13,8 @@ Happy path for N images on one product (GraphQL requests):
 so 6 requests for any N <= 250 when media is ready by the first poll.
 
 Idempotency: every output has a deterministic filename (`pose-studio-<job>-<pose>.png`). Shopify keeps it in
-the media's CDN URL (appending `_<uuid>` when taken), so before creating anything we match the gallery by
+the READY image's CDN URL (appending `_<uuid>` when taken; never in `originalSource.url`, a short-lived signed
+URL), so before creating anything we match the gallery by
 filename and create only what is missing; a retry, a crash halfway or a timed-out write never makes a second
 copy. Only media whose filename carries our prefix (or whose id the caller says is ours) is ever removed, and
 only from this product (`fileUpdate referencesToRemove`): `fileDelete` removes a file store-wide, so it is kept
@@ -101,6 +102,7 @@ class _State:
     title: str
     gallery: list[_Media]
     variant_media: dict[str, str | None] = field(default_factory=dict)
+    ours: set[str] = field(default_factory=set)  # ids known to be our uploads though their filename is unknown
 
     def by_id(self) -> dict[str, _Media]:
         return {m.id: m for m in self.gallery}
@@ -226,6 +228,7 @@ class MediaWriteBack:
                 _count_retry(f"media_{(media.error_code or 'unknown').lower()}")
             # productUpdate appended the new media in input order: extend our picture instead of re-reading
             state.gallery += [statuses[media_id] for media_id in created.values()]
+            state.ours.update(created.values())  # ours by construction, whatever becomes of them
             self.hook("ready")
         if any(img.key not in matched for img in images):
             raise ShopifyUnavailable(
@@ -293,7 +296,18 @@ class MediaWriteBack:
         for vid in variant_ids:
             if vid not in variant_media:
                 raise ShopifyUserError(f"Variant {vid} does not exist", user_errors=[])
-        return _State(title, gallery, variant_media)
+        return _State(title, gallery, variant_media, self._own_failed(product_id, gallery))
+
+    def _own_failed(self, product_id: str, gallery: list[_Media]) -> set[str]:
+        """Which FAILED media of the gallery are our uploads (one Files search, only when there are any)."""
+        if not any(m.status == "FAILED" and m.filename is None for m in gallery):
+            return set()
+        numeric = product_id.rsplit("/", 1)[-1]
+        result = self.client.execute(
+            ops.OWN_FAILED_MEDIA, {"query": f"product_id:{numeric} status:FAILED filename:{OUR_PREFIX}*"}
+        ).raise_for_errors()
+        on_product = {m.id for m in gallery}
+        return {n["id"] for n in (result.fields.get("files") or {}).get("nodes") or [] if n and n["id"] in on_product}
 
     def _settled_state(self, product_id: str, variant_ids: list[str], images: Sequence[ImageToPublish]) -> _State:
         """Read; if media is still processing and might be ours (filename unknown or ours), wait for it."""
@@ -404,7 +418,7 @@ class MediaWriteBack:
         by_id = state.by_id()
 
         def is_ours(m: _Media) -> bool:
-            return m.id in owned or bool(m.filename and m.filename.lower().startswith(OUR_PREFIX))
+            return m.id in owned or m.id in state.ours or bool(m.filename and m.filename.lower().startswith(OUR_PREFIX))
 
         # superseded outputs (and our FAILED or duplicate leftovers): ours, not wanted now. fileDelete removes a
         # file from EVERY product and Shopify offers no way to ask which products use a file, so a READY one is
@@ -484,13 +498,15 @@ def _count_retry(reason: str) -> None:
 
 def _media(node: dict[str, Any]) -> _Media:
     image_url = (node.get("image") or {}).get("url")
-    source_url = (node.get("originalSource") or {}).get("url")
     errors = node.get("mediaErrors") or []
     return _Media(
         id=node["id"],
         alt=node.get("alt") or "",
         status=node.get("status") or "",
-        filename=filename_from_url(image_url) or filename_from_url(source_url),
+        # Only the CDN URL of a READY image carries the file's name. `originalSource.url` is a signed, short-lived
+        # storage URL with an opaque key: a name read from it would be wrong, so media still processing has none
+        # (None: "may be ours", waited for before matching).
+        filename=filename_from_url(image_url),
         url=image_url,
         error_code=errors[0].get("code") if errors else None,
         error_message=errors[0].get("message", "") if errors else "",

@@ -34,8 +34,9 @@ class Operation:
         return (not self.is_mutation) if self.resend_safe is None else self.resend_safe
 
 
-# What the write-back needs to know about one media: status, failure reason, and the URLs that carry the
-# filename (the only place Shopify exposes it for product media).
+# What the write-back needs to know about one media: status, failure reason, and the READY image's CDN URL, which
+# carries the filename (the only place Shopify exposes it for product media; `originalSource.url` is a short-lived
+# signed URL without it).
 MEDIA_FIELDS = """
 fragment PoseStudioMedia on MediaImage {
   id
@@ -43,7 +44,6 @@ fragment PoseStudioMedia on MediaImage {
   status
   mediaErrors { code message details }
   image { url width height }
-  originalSource { url }
 }
 """
 
@@ -192,6 +192,20 @@ query ProductForPublish($id: ID!, $mediaAfter: String, $variantIds: [ID!]!) {
 """
     + MEDIA_FIELDS,
     {"id": EXAMPLE_PRODUCT, "mediaAfter": None, "variantIds": [EXAMPLE_VARIANT]},
+)
+
+# Our FAILED uploads on one product. A FAILED media has no image URL, so its filename cannot be read from it; the
+# Files search still knows it (`filename:`), which tells our failed leftovers from the merchant's (cost 2 + 100).
+OWN_FAILED_MEDIA = Operation(
+    "OwnFailedMedia",
+    """
+query OwnFailedMedia($query: String!) {
+  files(first: 100, query: $query) {
+    nodes { id }
+  }
+}
+""",
+    {"query": "product_id:10000005 status:FAILED filename:pose-studio-*"},
 )
 
 STAGED_UPLOADS_CREATE = Operation(
@@ -453,6 +467,7 @@ ALL_OPERATIONS: dict[str, Operation] = {
         PRODUCTS_BY_IDS,
         PRODUCT_COLLECTIONS,
         PRODUCT_FOR_PUBLISH,
+        OWN_FAILED_MEDIA,
         STAGED_UPLOADS_CREATE,
         PRODUCT_CREATE_MEDIA,
         MEDIA_STATUS,

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from shopify_emulator import ShopifyEmulator
 from tests.shopify_emulator.test_emulator import KEY, SECRET, SHOP, exchange, first_product, gql, post_token
@@ -115,3 +116,32 @@ def test_concurrent_bulk_queries_per_shop(emu: ShopifyEmulator, version: str) ->
     time.sleep(emu.bulk_delay + 0.05)  # every one finished: a slot is free again
     assert run_bulk(emu, token, query, version)["userErrors"] == []
     assert run_bulk(emu, token, query, version)["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
+
+
+# -- media ------------------------------------------------------------------------------------------------------
+def test_original_source_url_is_short_lived_and_does_not_carry_the_filename(emu: ShopifyEmulator) -> None:
+    token = emu.issue_access_token(SHOP)
+    emu.original_source_ttl = 0.5
+    media = emu.shop(SHOP).gallery(first_product(emu))[0]
+    query = "query M($id: ID!) { node(id: $id) { ... on MediaImage { image { url } originalSource { url } } } }"
+    node = gql(emu, token, query, {"id": media.gid}).json()["data"]["node"]
+    source, cdn = node["originalSource"]["url"], node["image"]["url"]
+    assert media.filename in cdn and media.filename not in source
+    assert requests.get(source, timeout=5).content == media.data
+    tampered = source.replace("expires=", "expires=9")
+    assert requests.get(tampered, timeout=5).status_code == 403
+    time.sleep(1.6)  # past `expires` (whole seconds, at most ttl + 1 s away)
+    assert requests.get(source, timeout=5).status_code == 403  # expired
+    assert requests.get(cdn, timeout=5).status_code == 200  # the CDN URL lasts
+
+
+def test_files_search_by_product_status_and_filename(emu: ShopifyEmulator) -> None:
+    token = emu.issue_access_token(SHOP)
+    product = first_product(emu)
+    media = emu.shop(SHOP).gallery(product)[0]
+    numeric = product.gid.rsplit("/", 1)[-1]
+    query = "query F($q: String!) { files(first: 10, query: $q) { nodes { id } } }"
+    found = gql(emu, token, query, {"q": f"product_id:{numeric} status:READY filename:{media.filename[:4]}*"}).json()
+    assert media.gid in [n["id"] for n in found["data"]["files"]["nodes"]]
+    none = gql(emu, token, query, {"q": f"product_id:{numeric} status:FAILED"}).json()
+    assert none["data"]["files"]["nodes"] == []
