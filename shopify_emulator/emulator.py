@@ -12,11 +12,13 @@ import hmac
 import json
 import logging
 import math
+import os
 import queue
 import random
 import secrets
 import threading
 import time
+import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -82,6 +84,7 @@ class EmuStats:
     webhooks_sent: int = 0
     access_denied: int = 0  # requests refused for a missing access scope
     refresh_answers_lost: int = 0  # refreshes that rotated and then answered 5xx
+    webhooks_unsubscribed: int = 0  # automatic deliveries not sent: the app's configuration has no such topic
     bulk_refused: int = 0  # bulkOperationRunQuery refused (limits, one already running)
     operations: Counter = field(default_factory=Counter)  # operation name -> requests that executed
     costs: Counter = field(default_factory=Counter)  # operation name -> actual cost
@@ -100,6 +103,26 @@ class RefreshRecord:
     successors: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class HeldWebhook:
+    """A delivery prepared when its event happened (signature, event id, X-Shopify-Triggered-At) and sent later."""
+
+    topic: str
+    shop: str
+    payload: Any
+    body: bytes
+    headers: dict[str, str]
+
+
+def read_app_config(path: str | os.PathLike[str]) -> tuple[str | None, frozenset[str]]:
+    """(webhooks.api_version, every subscribed topic) of a Shopify CLI app configuration (shopify.app.toml)."""
+    with open(path, "rb") as fh:
+        config = tomllib.load(fh)
+    webhooks = config.get("webhooks") or {}
+    topics = {str(t) for sub in webhooks.get("subscriptions") or [] for t in sub.get("topics") or []}
+    return (str(webhooks["api_version"]) if webhooks.get("api_version") else None), frozenset(topics)
+
+
 class ShopifyEmulator:
     """A local stand-in for Shopify. Use as `with ShopifyEmulator(key, secret) as emu:` or start()/stop()."""
 
@@ -115,6 +138,7 @@ class ShopifyEmulator:
         bulk_delay: float = 0.2,
         bulk_concurrency: int | None = None,
         original_source_ttl: float = 300.0,
+        app_config: str | os.PathLike[str] | None = None,
         access_token_ttl: int = 3600,
         refresh_recovery_window: bool = False,
         reject_deprecated: bool = True,
@@ -141,6 +165,12 @@ class ShopifyEmulator:
         self.refresh_recovery_window = refresh_recovery_window
         self.reject_deprecated = reject_deprecated
         self.webhook_retry_delays = tuple(webhook_retry_delays)
+        # From the app's shopify.app.toml, as Shopify takes them from the deployed configuration: the version of
+        # every webhook body (X-Shopify-API-Version) and the topics automatic deliveries are sent for.
+        self.webhook_api_version: str | None = None
+        self.subscribed_topics: frozenset[str] | None = None  # None: every topic (no app configuration given)
+        if app_config is not None:
+            self.webhook_api_version, self.subscribed_topics = read_app_config(app_config)
         self.webhook_timeout = webhook_timeout
         self.faults = Faults()
         self.faults.seed(seed)
@@ -155,6 +185,8 @@ class ShopifyEmulator:
         self.before_graphql: Callable[[str], None] | None = None
         self.auth_codes: dict[str, tuple[str, float]] = {}
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt: topic, shop, status, attempt, ...
+        self._holding = False
+        self._held: list[HeldWebhook] = []
         self.lock = threading.RLock()
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
@@ -332,7 +364,7 @@ class ShopifyEmulator:
             "X-Shopify-Topic": topic,
             "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
             "X-Shopify-Shop-Domain": shop,
-            "X-Shopify-API-Version": api_version or self.api_versions[0],
+            "X-Shopify-API-Version": api_version or self.webhook_api_version or self.api_versions[0],
             "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
             "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
             # Shopify sends sub-second precision (e.g. 2023-03-29T18:00:27.877041743Z); whole seconds would make an
@@ -360,6 +392,18 @@ class ShopifyEmulator:
             raise ValueError("no webhook address: pass address= or set ShopifyEmulator(webhook_url=...)")
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = self.webhook_headers(topic, shop, body, api_version=api_version, event_id=event_id)
+        return self._deliver(url, topic, shop, payload, body, headers, retry_delays)
+
+    def _deliver(
+        self,
+        url: str,
+        topic: str,
+        shop: str,
+        payload: Any,
+        body: bytes,
+        headers: dict[str, str],
+        retry_delays: tuple[float, ...] | None = None,
+    ) -> requests.Response | None:
         delays = self.webhook_retry_delays if retry_delays is None else retry_delays
         response: requests.Response | None = None
         for attempt in range(len(delays) + 1):
@@ -389,6 +433,34 @@ class ShopifyEmulator:
                 time.sleep(delays[attempt])
         return response
 
+    # -- late, duplicated and out-of-order delivery (Shopify promises none of order, once-only or promptness) --------
+    def hold_webhooks(self) -> None:
+        """From now on automatic deliveries are prepared (signed, with the event's id and time) but not sent."""
+        with self.lock:
+            self._holding = True
+
+    def take_held_webhooks(self, *, order: str = "queued", duplicates: int = 0) -> list[HeldWebhook]:
+        """The held deliveries, ending the hold: in `order` ("queued", "reverse" or "shuffle", seeded), each one
+        `duplicates` extra times (the same event and webhook id, as Shopify's redeliveries). Send them yourself
+        (e.g. through a test client) or with `release_webhooks`."""
+        with self.lock:
+            held, self._held, self._holding = list(self._held), [], False
+        if order == "reverse":
+            held.reverse()
+        elif order == "shuffle":
+            self._rng.shuffle(held)
+        elif order != "queued":
+            raise ValueError(f"order {order!r}: use queued, reverse or shuffle")
+        return [item for item in held for _ in range(1 + duplicates)]
+
+    def release_webhooks(self, *, order: str = "queued", duplicates: int = 0, gap: float = 0.0) -> None:
+        """Send the held deliveries to `webhook_url` now (late), in `order`, duplicated, `gap` seconds apart."""
+        for item in self.take_held_webhooks(order=order, duplicates=duplicates):
+            assert self.webhook_url
+            self._deliver(self.webhook_url, item.topic, item.shop, item.payload, item.body, item.headers)
+            if gap:
+                time.sleep(gap)
+
     def wait_for_webhooks(self, timeout: float = 10.0) -> None:
         """Block until automatic deliveries queued so far (products/update ...) are done."""
         deadline = time.time() + timeout
@@ -396,8 +468,17 @@ class ShopifyEmulator:
             time.sleep(0.02)
 
     def _queue_webhook(self, topic: str, shop: str, payload: dict[str, Any]) -> None:
-        if self.webhook_url:
-            self._webhook_queue.put((topic, shop, payload))
+        if not self.webhook_url:
+            return
+        if self.subscribed_topics is not None and topic not in self.subscribed_topics:
+            self.stats.webhooks_unsubscribed += 1  # Shopify sends only what the app subscribed to
+            return
+        with self.lock:
+            if self._holding:
+                body = json.dumps(payload, separators=(",", ":")).encode()
+                self._held.append(HeldWebhook(topic, shop, payload, body, self.webhook_headers(topic, shop, body)))
+                return
+        self._webhook_queue.put((topic, shop, payload))
 
     def _webhook_worker(self) -> None:
         while True:

@@ -4,14 +4,25 @@ late, duplicated or out of order."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from shopify_emulator import ShopifyEmulator
-from tests.shopify_emulator.test_emulator import KEY, SECRET, SHOP, exchange, first_product, gql, post_token
+from tests.shopify_emulator.test_emulator import (
+    KEY,
+    SECRET,
+    SHOP,
+    Receiver,
+    exchange,
+    first_product,
+    gql,
+    post_token,
+)
 
 
 @pytest.fixture
@@ -145,3 +156,57 @@ def test_files_search_by_product_status_and_filename(emu: ShopifyEmulator) -> No
     assert media.gid in [n["id"] for n in found["data"]["files"]["nodes"]]
     none = gql(emu, token, query, {"q": f"product_id:{numeric} status:FAILED"}).json()
     assert none["data"]["files"]["nodes"] == []
+
+
+# -- webhooks ---------------------------------------------------------------------------------------------------
+APP_TOML = """
+[webhooks]
+api_version = "2026-10"
+
+  [[webhooks.subscriptions]]
+  topics = ["products/update", "app/uninstalled"]
+  uri = "/webhooks"
+"""
+
+
+def test_webhook_version_and_topics_come_from_the_app_configuration(tmp_path: Any) -> None:
+    config = tmp_path / "shopify.app.toml"
+    config.write_text(APP_TOML)
+    receiver = Receiver([])
+    try:
+        with ShopifyEmulator(KEY, SECRET, api_versions=("2026-07", "2026-10"), app_config=config,
+                             webhook_url=receiver.url) as emu:  # fmt: skip
+            emu.add_shop(SHOP)
+            emu._queue_webhook("products/update", SHOP, {"id": 1})
+            emu._queue_webhook("products/create", SHOP, {"id": 2})  # not subscribed: Shopify sends nothing
+            emu.wait_for_webhooks()
+    finally:
+        receiver.server.shutdown()
+    assert [(h["X-Shopify-Topic"], h["X-Shopify-Api-Version"]) for h, _ in receiver.received] == [
+        ("products/update", "2026-10")  # the configuration's version, not the emulator's first one
+    ]
+    assert emu.stats.webhooks_unsubscribed == 1
+
+
+def test_held_webhooks_arrive_late_reversed_and_duplicated(emu: ShopifyEmulator) -> None:
+    receiver = Receiver([])
+    emu.webhook_url = receiver.url
+    try:
+        token = emu.issue_access_token(SHOP)
+        product = first_product(emu)
+        emu.hold_webhooks()
+        alt = "mutation A($f: [FileUpdateInput!]!) { fileUpdate(files: $f) { userErrors { code } } }"
+        for text in ("first edit", "second edit"):
+            gql(emu, token, alt, {"f": [{"id": product.media_ids[0], "alt": text}]})
+            time.sleep(0.01)
+        emu.wait_for_webhooks()
+        assert receiver.received == []  # held: nothing sent yet
+        emu.release_webhooks(order="reverse", duplicates=1)
+    finally:
+        receiver.server.shutdown()
+    alts = [json.loads(body)["media"][0]["alt"] for _, body in receiver.received]
+    assert alts == ["second edit", "second edit", "first edit", "first edit"]
+    events = [h["X-Shopify-Event-Id"] for h, _ in receiver.received]
+    assert events[0] == events[1] and events[2] == events[3] and events[0] != events[2]
+    stamps = [h["X-Shopify-Triggered-At"] for h, _ in receiver.received]
+    assert stamps[0] > stamps[2]  # each keeps the time of its event, however late it arrives
