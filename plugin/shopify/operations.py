@@ -122,6 +122,24 @@ query ProductWithMedia($id: ID!, $mediaAfter: String) {
     {"id": EXAMPLE_PRODUCT, "mediaAfter": None},
 )
 
+# The rest of a product's variants after ProductWithMedia's first 100 (a product may have up to 2,048): 100 a page,
+# cost 2 + 100 x 5 = 502.
+PRODUCT_VARIANTS_PAGE = Operation(
+    "ProductVariantsPage",
+    """
+query ProductVariantsPage($id: ID!, $after: String) {
+  product(id: $id) {
+    id
+    variants(first: 100, after: $after) {
+      nodes { id title sku selectedOptions { name value } media(first: 1) { nodes { id } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+""",
+    {"id": EXAMPLE_PRODUCT, "after": "eyJsYXN0X2lkIjoxMDAwMDAwMn0="},
+)
+
 # Many products in ONE request (POST /api/jobs, bulk selections): `nodes(ids:)` with at most
 # PRODUCTS_BY_IDS_MAX ids. Shopify prices a list by its length, so a call asks for len(ids) x 65 points (product 1,
 # media 2 + 10 x 2, variants 2 + 10 x 4): 15 ids (975) stay under the 1,000-point cap, where 15 single
@@ -464,6 +482,7 @@ ALL_OPERATIONS: dict[str, Operation] = {
         SHOP_INFO,
         PRODUCTS_PAGE,
         PRODUCT_WITH_MEDIA,
+        PRODUCT_VARIANTS_PAGE,
         PRODUCTS_BY_IDS,
         PRODUCT_COLLECTIONS,
         PRODUCT_FOR_PUBLISH,

@@ -103,3 +103,16 @@ def test_a_bulk_export_waits_for_a_slot_instead_of_failing(
     assert len(products) == len(emulator.shop(TEST_SHOP).products)
     assert emulator.stats.bulk_refused >= 1 and client.metrics.requests["BulkRunQuery"] >= 2
     assert catalog(client).wait_bulk(first).status == "COMPLETED"
+
+
+def test_get_product_reads_every_variant_of_a_large_product(emulator: ShopifyEmulator, admin_client: MakeClient) -> None:
+    """Shopify allows 2,048 variants on one product; reading the first 100 loses the rest."""
+    big = emulator.add_products(TEST_SHOP, 1, variants_per_product=2000)[0]
+    bucket = emulator.shop(TEST_SHOP).bucket  # an Enterprise shop's bucket: 20 reads of ~500 points, no waiting
+    bucket.maximum = bucket.available = 40_000
+    bucket.restore_rate = 2_000
+    client = admin_client()
+    product = catalog(client).get_product(big.gid)
+    assert product is not None
+    assert [v.id for v in product.variants] == [v.gid for v in big.variants]
+    assert emulator.stats.operations["ProductVariantsPage"] == 19  # 100 with the product, then 19 pages of 100
