@@ -105,7 +105,9 @@ def test_a_bulk_export_waits_for_a_slot_instead_of_failing(
     assert catalog(client).wait_bulk(first).status == "COMPLETED"
 
 
-def test_get_product_reads_every_variant_of_a_large_product(emulator: ShopifyEmulator, admin_client: MakeClient) -> None:
+def test_get_product_reads_every_variant_of_a_large_product(
+    emulator: ShopifyEmulator, admin_client: MakeClient
+) -> None:
     """Shopify allows 2,048 variants on one product; reading the first 100 loses the rest."""
     big = emulator.add_products(TEST_SHOP, 1, variants_per_product=2000)[0]
     bucket = emulator.shop(TEST_SHOP).bucket  # an Enterprise shop's bucket: 20 reads of ~500 points, no waiting
