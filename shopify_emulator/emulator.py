@@ -38,7 +38,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import catalog
+from . import billing, catalog
 from .access import access_denied_errors, denied_fields, load_access_rules
 from .faults import Faults
 from .graph import Ctx, field_resolver, mutation_root, query_root, type_resolver
@@ -205,6 +205,8 @@ class ShopifyEmulator:
                 Rule("/cdn/shop/<int:shop_num>/files/<filename>", endpoint="cdn", methods=["GET"]),
                 Rule("/bulk/<token>.jsonl", endpoint="bulk_file", methods=["GET"]),
                 Rule("/originals/<int:shop_num>/<key>", endpoint="original", methods=["GET"]),
+                Rule("/admin/charges/<int:num>/confirm_recurring_application_charge", endpoint="charge_confirm",
+                     methods=["GET"]),  # fmt: skip
                 Rule("/health", endpoint="health", methods=["GET"]),
             ]
         )
@@ -876,6 +878,27 @@ class ShopifyEmulator:
         if staged is None or staged.data is None or staged.filename != filename:
             raise NotFound()
         return Response(staged.data, mimetype=staged.mime)
+
+    # -- billing: the admin's approval page --------------------------------------------------------------------
+    def approve_subscription(self, shop: str, subscription_id: str, *, accept: bool = True) -> None:
+        """What the merchant's click on the approval page does (without the redirect)."""
+        with self.lock:
+            shop_ = self.shop(shop)
+            billing.approve(shop_, shop_.subscriptions[subscription_id], accept=accept)
+
+    def _on_charge_confirm(self, request: Request, num: int) -> Response:
+        """The confirmation URL: approves (or with `decline=1` declines) and redirects to the app's returnUrl with
+        `charge_id`, like the admin does after the merchant's click."""
+        shop = self._shop_for(request, allow_query=True)
+        if not hmac.compare_digest(billing.sign(self.api_secret, shop.domain, num), request.args.get("signature", "")):
+            return Response("Invalid signature", status=403)
+        sub = shop.subscriptions.get(f"gid://shopify/AppSubscription/{num}")
+        if sub is None:
+            raise NotFound()
+        with self.lock:
+            billing.approve(shop, sub, accept=request.args.get("decline") != "1")
+        separator = "&" if "?" in sub.return_url else "?"
+        return Response(status=302, headers={"Location": f"{sub.return_url}{separator}charge_id={num}"})
 
     def original_source_url(self, origin: str, shop: EmuShop, media: EmuMedia) -> str:
         """A signed, short-lived URL of the stored original: an opaque key, no filename (the app must not read its

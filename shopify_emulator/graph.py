@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from graphql import GraphQLError, GraphQLResolveInfo, OperationDefinitionNode, execute, parse
 
+from . import billing
 from .bulk_limits import bulk_shape, concurrent_bulk_queries, shape_errors
 from .store import (
     PLAN_DISPLAY,
@@ -276,6 +277,8 @@ def node_view(ctx: Ctx, gid: str) -> dict[str, Any] | None:
         return job_view(shop.jobs[gid])
     if kind == "BulkOperation" and gid in shop.bulk_operations:
         return bulk_view(ctx, shop.bulk_operations[gid])
+    if kind == "AppSubscription" and gid in shop.subscriptions:
+        return billing.subscription_view(shop.subscriptions[gid])
     return None
 
 
@@ -366,6 +369,7 @@ def query_root(ctx: Ctx) -> dict[str, Any]:
             bulk_view(ctx, shop.bulk_operations[id]) if id in shop.bulk_operations else None
         ),
         "bulkOperations": bulk_operations,
+        "currentAppInstallation": lambda info: billing.current_app_installation(ctx),
     }
 
 
@@ -384,6 +388,8 @@ def mutation_root(ctx: Ctx) -> dict[str, Any]:
             ctx, productId, variantMedia, append=False
         ),
         "bulkOperationRunQuery": lambda info, query, groupObjects: bulk_run_query(ctx, query),
+        "appSubscriptionCreate": lambda info, **a: billing.app_subscription_create(ctx, **a),
+        "appUsageRecordCreate": lambda info, **a: billing.app_usage_record_create(ctx, **a),
     }
 
 

@@ -199,6 +199,7 @@ class EmuShop:
     collections: dict[str, EmuCollection] = field(default_factory=dict)
     bucket: Bucket = field(init=False)
     scopes: str = "read_products,write_products,write_files,read_files"
+    subscriptions: dict[str, Any] = field(default_factory=dict)  # gid -> billing.EmuSubscription
 
     def __post_init__(self) -> None:
         rate, size = PLAN_LIMITS[self.plan]
