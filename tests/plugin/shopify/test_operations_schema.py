@@ -9,6 +9,7 @@ from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 
 from plugin.config import DEFAULT_SCOPES
+from plugin.shopify.billing_operations import BILLING_OPERATIONS
 from plugin.shopify.operations import ALL_OPERATIONS, PUBLISH_FINALIZE, Operation
 from shopify_emulator.access import denied_fields
 from shopify_emulator.schema import CostCalculator, load_schema
@@ -18,9 +19,9 @@ MAX_QUERY_COST = 1000
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("name", sorted(ALL_OPERATIONS))
+@pytest.mark.parametrize("name", sorted(ALL_OPERATIONS | BILLING_OPERATIONS))
 def test_document_and_variables_validate(version: str, name: str) -> None:
-    op = ALL_OPERATIONS[name]
+    op = (ALL_OPERATIONS | BILLING_OPERATIONS)[name]
     schema = load_schema(version)
     document = parse(op.document)
     errors = validate(schema, document, [*specified_rules, NoDeprecatedCustomRule])
@@ -53,6 +54,7 @@ def test_bad_variables_are_caught() -> None:
 
 def test_operation_names_are_unique_and_flags_sane() -> None:
     assert len({op.name for op in ALL_OPERATIONS.values()}) == len(ALL_OPERATIONS)
+    assert not set(ALL_OPERATIONS) & set(BILLING_OPERATIONS)
     assert not PUBLISH_FINALIZE.idempotent
     assert ALL_OPERATIONS["MediaStatus"].idempotent
 
