@@ -111,7 +111,8 @@ class Catalog:
             after = connection["pageInfo"]["endCursor"]
 
     def get_product(self, product_id: str) -> CatalogProduct | None:
-        """One product with its whole gallery (paged by 50) and up to 100 variants; None if it does not exist."""
+        """One product with its whole gallery (paged by 50) and every variant (paged by 100; Shopify allows 2,048
+        on one product); None if it does not exist."""
         result = self.client.execute(ops.PRODUCT_WITH_MEDIA, {"id": product_id, "mediaAfter": None}).raise_for_errors()
         node = result.fields.get("product")
         if node is None:
@@ -125,6 +126,16 @@ class Catalog:
             media = more.fields["product"]["media"]
             product.media += [_media(m) for m in media["nodes"] if m]
             page = media["pageInfo"]
+        variants_page = node["variants"]["pageInfo"]
+        while variants_page["hasNextPage"]:
+            more = self.client.execute(
+                ops.PRODUCT_VARIANTS_PAGE, {"id": product_id, "after": variants_page["endCursor"]}
+            ).raise_for_errors()
+            if more.fields.get("product") is None:
+                return None  # deleted while we read it
+            variants = more.fields["product"]["variants"]
+            product.variants += [_variant(v) for v in variants["nodes"] if v]
+            variants_page = variants["pageInfo"]
         return product
 
     def get_products(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:

@@ -5,15 +5,30 @@ import '@shopify/ui-extensions/preact';
 import {render} from 'preact';
 import {useEffect, useState} from 'preact/hooks';
 
-import {bulkFinished, createApi} from '../../shared/pose-studio-api.js';
-
 export default async () => {
   render(<Extension />, document.body);
 };
 
 const t = (key, params) => shopify.i18n.translate(key, params);
-const api = createApi(t);
 
+/** JSON from our API, or an Error carrying the API's own message ({"error": {"code", "message"}}). */
+async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      ...options,
+      headers: {Accept: 'application/json', ...(options.body ? {'Content-Type': 'application/json'} : {})},
+    });
+  } catch {
+    throw new Error(t('errors.network'));
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const err = data && typeof data.error === 'object' ? data.error : {};
+    throw new Error(err.message || t('errors.status', {status: response.status}));
+  }
+  return data;
+}
 
 function Extension() {
   const selected = shopify.data.selected.map((item) => item.id);
@@ -32,9 +47,9 @@ function Extension() {
       .catch((err) => setError(err.message));
   }, []);
 
-  // Follow the bulk run until it changes no more (finished, failed or cancelled: the API's BulkState).
+  // Follow the bulk run until every job has finished generating (or failed).
   useEffect(() => {
-    if (!bulk || bulkFinished(bulk)) return undefined;
+    if (!bulk || ['done', 'failed', 'cancelled'].includes(bulk.state) || bulk.progress >= 100) return undefined;
     const timer = setTimeout(() => api(`/api/bulk/${bulk.id}`).then(setBulk).catch(() => {}), 2000);
     return () => clearTimeout(timer);
   }, [bulk]);
@@ -59,10 +74,8 @@ function Extension() {
             <s-paragraph>{t('started', {count: bulk.total ?? selected.length})}</s-paragraph>
             {bulk.error ? <s-paragraph>{bulk.error.message}</s-paragraph> : null}
           </s-banner>
-          <s-stack direction="inline" gap="small" alignItems="center">
-            {bulkFinished(bulk) ? null : <s-spinner accessibilityLabel={t('progress', {percent: bulk.progress ?? 0})} />}
-            <s-text>{t('progress', {percent: bulk.progress ?? 0})}</s-text>
-          </s-stack>
+          <s-progress value={bulk.progress ?? 0} max={100} accessibilityLabel={t('progress', {percent: bulk.progress ?? 0})} />
+          <s-text>{t('progress', {percent: bulk.progress ?? 0})}</s-text>
           <s-link href="app:jobs">{t('open_jobs')}</s-link>
         </s-stack>
         <s-button slot="primary-action" variant="primary" onClick={() => shopify.close()}>{t('done')}</s-button>

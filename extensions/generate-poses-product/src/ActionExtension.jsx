@@ -4,15 +4,30 @@ import '@shopify/ui-extensions/preact';
 import {render} from 'preact';
 import {useEffect, useState} from 'preact/hooks';
 
-import {JOB_WORKING_STATES, createApi} from '../../shared/pose-studio-api.js';
-
 export default async () => {
   render(<Extension />, document.body);
 };
 
 const t = (key, params) => shopify.i18n.translate(key, params);
-const api = createApi(t);
+const ACTIVE = ['queued', 'fetching', 'generating', 'checking', 'publishing'];
 
+async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      ...options,
+      headers: {Accept: 'application/json', ...(options.body ? {'Content-Type': 'application/json'} : {})},
+    });
+  } catch {
+    throw new Error(t('errors.network'));
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const err = data && typeof data.error === 'object' ? data.error : {};
+    throw new Error(err.message || t('errors.status', {status: response.status}));
+  }
+  return data;
+}
 
 function Extension() {
   const productId = shopify.data.selected[0] && shopify.data.selected[0].id;
@@ -33,7 +48,7 @@ function Extension() {
   }, []);
 
   useEffect(() => {
-    if (!job || !JOB_WORKING_STATES.includes(job.state)) return undefined;
+    if (!job || !ACTIVE.includes(job.state)) return undefined;
     const timer = setTimeout(() => api(`/api/jobs/${job.id}`).then(setJob).catch(() => {}), 2000);
     return () => clearTimeout(timer);
   }, [job]);
@@ -59,10 +74,7 @@ function Extension() {
           {failed ? (
             <s-banner tone="critical"><s-paragraph>{(job.error && job.error.message) || t('failed')}</s-paragraph></s-banner>
           ) : (
-            <s-stack direction="inline" gap="small" alignItems="center">
-              {JOB_WORKING_STATES.includes(job.state) ? <s-spinner accessibilityLabel={t('progress', {percent: job.progress ?? 0})} /> : null}
-              <s-text>{t('progress', {percent: job.progress ?? 0})}</s-text>
-            </s-stack>
+            <s-progress value={job.progress ?? 0} max={100} accessibilityLabel={t('progress', {percent: job.progress ?? 0})} />
           )}
           <s-text>{t(`states.${job.state}`)}</s-text>
           <s-link href={job.state === 'awaiting_review' ? `app:review/job/${job.id}` : 'app:jobs'}>
