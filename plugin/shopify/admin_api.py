@@ -26,6 +26,7 @@ import requests
 from redis import Redis
 
 from plugin.shopify.errors import (
+    ShopifyAccessDenied,
     ShopifyGraphQLError,
     ShopifyOutcomeUnknown,
     ShopifyRequestError,
@@ -84,6 +85,16 @@ class GraphQLResult:
 
     def raise_for_errors(self) -> GraphQLResult:
         if self.errors:
+            denied = [e for e in self.errors if (e.get("extensions") or {}).get("code") == "ACCESS_DENIED"]
+            if denied:
+                needs = "; ".join(sorted({str((e.get("extensions") or {}).get("requiredAccess") or "a scope")
+                                          for e in denied}))  # fmt: skip
+                raise ShopifyAccessDenied(
+                    f"Shopify refused {self.operation}: the store has not granted Pose Studio {needs} Open Pose "
+                    "Studio from the Shopify admin to review and grant its access, then try again.",
+                    errors=self.errors,
+                    data=self.data,
+                )
             messages = "; ".join(str(e.get("message")) for e in self.errors)
             raise ShopifyGraphQLError(f"{self.operation}: {messages}", errors=self.errors, data=self.data)
         return self
