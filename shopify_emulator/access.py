@@ -67,7 +67,7 @@ def load_access_rules(version: str) -> AccessRules:
 def granted(scopes: Iterable[str]) -> frozenset[str]:
     """The scopes a token holds, with the `read_x` each `write_x` implies."""
     held = {s.strip() for s in scopes if s.strip()}
-    return frozenset(held | {"read_" + s[len("write_"):] for s in held if s.startswith("write_")})
+    return frozenset(held | {"read_" + s[len("write_") :] for s in held if s.startswith("write_")})
 
 
 def denied_fields(

@@ -135,7 +135,12 @@ def sign(secret: str, shop: str, num: int) -> str:
 
 
 def app_subscription_create(
-    ctx: Ctx, name: str, lineItems: list[dict[str, Any]], returnUrl: str, test: bool | None = None, **_: Any  # noqa: N803
+    ctx: Ctx,
+    name: str,
+    lineItems: list[dict[str, Any]],
+    returnUrl: str,
+    test: bool | None = None,
+    **_: Any,  # noqa: N803
 ) -> dict[str, Any]:
     def refuse(message: str, fld: list[str]) -> dict[str, Any]:
         return {"appSubscription": None, "confirmationUrl": None, "userErrors": [{"field": fld, "message": message}]}

@@ -111,7 +111,7 @@ def status(shop: Shop) -> BillingStatus:
     cap = Decimal(plan.capped_amount)
     remaining = max(Decimal("0"), cap - used)
     state = plan.status.lower()
-    reason = None
+    reason: str | None = None
     period_end = plan.current_period_end.date().isoformat() if plan.current_period_end else None
     if plan.status != ACTIVE:
         reason = (
@@ -266,8 +266,10 @@ def send_pending(shop: Shop) -> int:
         select(UsageCharge).where(UsageCharge.shop_id == shop.id, UsageCharge.status == "pending")
         .order_by(UsageCharge.id)
     ))  # fmt: skip
+    if not pending:
+        return 0
     confirmed = 0
-    client = _client(shop) if pending else None
+    client = _client(shop)
     for charge in pending:
         variables = {
             "lineItemId": plan.line_item_id,

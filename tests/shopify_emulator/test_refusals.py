@@ -88,8 +88,10 @@ def test_a_write_scope_grants_its_read_scope(emu: ShopifyEmulator) -> None:
 
 
 # -- bulk operations --------------------------------------------------------------------------------------------
-RUN = "mutation R($q: String!) { bulkOperationRunQuery(query: $q, groupObjects: false) { " \
-      "bulkOperation { id } userErrors { code message } } }"
+RUN = (
+    "mutation R($q: String!) { bulkOperationRunQuery(query: $q, groupObjects: false) { "
+    "bulkOperation { id } userErrors { code message } } }"
+)
 
 
 def run_bulk(emu: ShopifyEmulator, token: str, query: str, version: str = "2026-10") -> dict:

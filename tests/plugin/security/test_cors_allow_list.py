@@ -34,8 +34,10 @@ def test_every_listed_origin_gets_the_grant(probe: Any, make_shop: Any, id_token
     assert "Origin" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "https://pose-dev.trycloudflare.com.evil.example",
-                                    "http://pose-dev.trycloudflare.com"])
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example", "https://pose-dev.trycloudflare.com.evil.example", "http://pose-dev.trycloudflare.com"],
+)
 def test_an_origin_off_the_list_gets_nothing(probe: Any, origin: str) -> None:
     response = probe.options("/api/anything", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
     assert "Access-Control-Allow-Origin" not in response.headers
