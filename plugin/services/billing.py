@@ -34,6 +34,7 @@ from plugin.services.errors import Conflict, DailyLimitReached, InvalidRequest
 log = logging.getLogger(__name__)
 
 PLAN_NAME = "Pose Studio usage"
+NOT_SUBSCRIBED = "Approve the Pose Studio plan to generate images (you are charged per published image)."
 ACTIVE = "ACTIVE"
 
 
@@ -104,9 +105,8 @@ def status(shop: Shop) -> BillingStatus:
                              None, None, None)  # fmt: skip
     plan = plan_of(shop)
     if plan is None:
-        reason = "Approve the Pose Studio plan to generate images (you are charged per published image)."
         return BillingStatus(True, "not_subscribed", _money(price), currency, _money(_cap()), "0.00", _money(_cap()),
-                             True, reason, None, None)  # fmt: skip
+                             True, NOT_SUBSCRIBED, None, None)  # fmt: skip
     used = Decimal(plan.balance_used) + _unconfirmed(shop)
     cap = Decimal(plan.capped_amount)
     remaining = max(Decimal("0"), cap - used)
