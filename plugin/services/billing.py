@@ -2,12 +2,13 @@
 
 - **Plan**: `subscribe` creates a subscription with one usage line item (`appSubscriptionCreate` with
   `appUsagePricingDetails`, capped at POSE_STUDIO_BILLING_CAP per 30 days) and returns Shopify's confirmation URL;
-  the merchant approves it in the admin, Shopify redirects to `/billing/return`, and `confirm` asks Shopify (never
+  the merchant approves it in the admin, Shopify redirects to `/billing/return`, and `refresh` asks Shopify (never
   the redirect's query) whether the subscription is ACTIVE.
-- **Charges**: `record_published` adds one `UsageCharge` per published output, keyed `pose-studio:<shop>:output:
-  <output id>` (unique: a publish that runs again, or publishes the same image again, adds nothing); `send_pending`
-  sends each pending one with `appUsageRecordCreate(idempotencyKey=key)`, so a resend after a timeout or a crash is
-  answered with the first record, never charged twice. Pending charges go out with the shop's next publish.
+- **Charges**: `record_published` adds one `UsageCharge` per published image, keyed
+  `pose-studio:<shop>:output:<output id>:seed:<seed>` (unique: a publish that runs again, or publishes the same
+  image again, adds nothing); `send_pending` sends each pending one with `appUsageRecordCreate(idempotencyKey=key)`,
+  so a resend after a timeout or a crash is answered with the first record, never charged twice. Pending charges go
+  out with the shop's next publish.
 - **Cap**: generation pauses (`ensure_can_generate`, HTTP 402) while the plan is not approved, or when Shopify's
   balance plus the charges not yet sent leave less than one image's price; it resumes with the next 30-day period.
 """
@@ -240,7 +241,8 @@ def record_published(shop: Shop, outputs: list[Output]) -> int:
     for out in outputs:
         if out.shopify_media_id is None:
             continue
-        key = f"pose-studio:{shop.id}:output:{out.id}"
+        # the seed is part of the image: a regenerated image published in place of the old one is a new image
+        key = f"pose-studio:{shop.id}:output:{out.id}:seed:{out.seed}"
         if db.session.scalar(select(UsageCharge.id).where(UsageCharge.idempotency_key == key)) is not None:
             continue
         try:
