@@ -58,6 +58,7 @@ from .store import (
 log = logging.getLogger(__name__)
 
 MAX_QUERY_COST = 1000  # Shopify's single-query cap (MAX_COST_EXCEEDED)
+MAX_VARIANTS = 2048  # per product (Shopify's limit since the 2024 product model)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE = "urn:shopify:params:oauth:token-type:offline-access-token"
@@ -260,7 +261,10 @@ class ShopifyEmulator:
         return self.shops[domain]
 
     def add_products(self, shop: str, n: int, *, images_per_product: int = 1, variants_per_product: int = 1) -> list:
-        """Bulk-create `n` simple products (for pagination and benchmark catalogs)."""
+        """Bulk-create `n` simple products (for pagination and benchmark catalogs). At most 2,048 variants each, as on
+        Shopify."""
+        if variants_per_product > MAX_VARIANTS:
+            raise ValueError(f"Shopify allows at most {MAX_VARIANTS} variants per product")
         with self.lock:
             return catalog.add_generated_products(
                 self,

@@ -212,3 +212,25 @@ def test_held_webhooks_arrive_late_reversed_and_duplicated(emu: ShopifyEmulator)
     assert events[0] == events[1] and events[2] == events[3] and events[0] != events[2]
     stamps = [h["X-Shopify-Triggered-At"] for h, _ in receiver.received]
     assert stamps[0] > stamps[2]  # each keeps the time of its event, however late it arrives
+
+
+def test_a_product_holds_up_to_2048_variants_read_page_by_page(emu: ShopifyEmulator) -> None:
+    with pytest.raises(ValueError, match="2048"):
+        emu.add_products(SHOP, 1, variants_per_product=2049)
+    big = emu.add_products(SHOP, 1, variants_per_product=2048)[0]
+    token = emu.issue_access_token(SHOP)
+    bucket = emu.shop(SHOP).bucket
+    bucket.maximum = bucket.available = 40_000
+    query = """query V($id: ID!, $after: String) { product(id: $id) {
+      variants(first: 250, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } } }"""
+    seen: list[str] = []
+    after = None
+    while True:
+        page = gql(emu, token, query, {"id": big.gid, "after": after}).json()["data"]["product"]["variants"]
+        seen += [n["id"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [v.gid for v in big.variants] and len(seen) == 2048
+    over = gql(emu, token, query.replace("first: 250", "first: 251"), {"id": big.gid}).json()
+    assert "errors" in over  # a page is at most 250, however many variants there are
