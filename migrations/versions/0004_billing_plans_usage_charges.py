@@ -1,4 +1,5 @@
-"""billing_plans and usage_charges: optional usage billing through Shopify (one charge per published image)
+"""billing_plans and usage_charges: optional usage billing through Shopify (one charge per published image);
+product_sources.last_triggered_at: orders two product webhooks of the same second
 
 Revision ID: 0004
 Revises: 0003
@@ -19,6 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("product_sources", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("last_triggered_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "billing_plans",
         sa.Column("shop_id", sa.Integer(), nullable=False),
@@ -66,3 +69,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_usage_charges_shop_id"))
     op.drop_table("usage_charges")
     op.drop_table("billing_plans")
+    with op.batch_alter_table("product_sources", schema=None) as batch_op:
+        batch_op.drop_column("last_triggered_at")

@@ -25,5 +25,7 @@ class ProductSource(db.Model):  # type: ignore[name-defined]
     source_hash: Mapped[str | None] = mapped_column(String(64))
     source_url: Mapped[str | None] = mapped_column(String(2048))
     last_event_at: Mapped[datetime | None]  # product updated_at of the newest webhook applied
+    # X-Shopify-Triggered-At of that webhook (sub-second): orders two edits made within the same second of updated_at
+    last_triggered_at: Mapped[datetime | None]
     source_skeleton: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
