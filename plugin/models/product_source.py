@@ -1,7 +1,8 @@
 """What the job layer knows about one product: its last source image, last webhook seen, merchant-placed skeleton.
 
 Automation compares a products/update webhook against this row: the source image's content hash (our own media
-writes don't change it) and the payload's `updated_at` (older or equal deliveries are stale duplicates).
+writes don't change it) and the payload's `updated_at`, then X-Shopify-Triggered-At within the same second (older
+deliveries are stale).
 """
 
 from __future__ import annotations
