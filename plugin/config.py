@@ -88,6 +88,20 @@ SETTINGS: tuple[Setting, ...] = (
             "answers 413 before reading a larger body."),
     Setting("POSE_STUDIO_MAX_WEBHOOK_BYTES", str(1024 * 1024), "Largest webhook body, in bytes (Shopify's "
             "product payloads are well under it); a larger one gets 413 before it is read."),
+    Setting("POSE_STUDIO_CORS_ORIGINS", "https://extensions.shopifycdn.com", "Comma-separated allow-list of "
+            "origins whose browser calls to /api/* get a CORS grant (admin UI extensions run on Shopify's "
+            "extension CDN; add e.g. the tunnel origin `shopify app dev` serves extensions from). Exact origins "
+            "only: no wildcards, no paths."),
+    Setting("POSE_STUDIO_BILLING", "off", "`off` or `usage`: charge merchants through Shopify, one usage record per "
+            "published image, after they approve the plan in the admin (docs/DEPLOYMENT.md, \"Usage billing\")."),
+    Setting("POSE_STUDIO_BILLING_PRICE", "0.10", "With billing on: the price of one published image (a decimal in "
+            "the billing currency)."),
+    Setting("POSE_STUDIO_BILLING_CAP", "50.00", "With billing on: the most a shop is charged per 30 days (the plan's "
+            "capped amount); generation pauses when the next image would pass it."),
+    Setting("POSE_STUDIO_BILLING_CURRENCY", "USD", "With billing on: the currency of price and cap (ISO 4217; "
+            "Shopify bills apps in USD)."),
+    Setting("POSE_STUDIO_BILLING_TEST", "", "`1`: Shopify's test charges (never billed); `0`: real charges. Unset: "
+            "test charges unless POSE_STUDIO_ENV is production."),
     Setting("POSE_STUDIO_METRICS_TOKEN", "", "Bearer token `/metrics` requires when set; unset, `/metrics` "
             "answers anyone who reaches it (block it at the proxy).", secret=True),
     Setting("POSE_STUDIO_PROXY_HOPS", "0", "Number of proxies in front of gunicorn whose X-Forwarded-* "
@@ -176,10 +190,13 @@ def load_config(
             problems.append(f"SHOPIFY_ADMIN_ORIGIN={admin_origin!r} must be an origin like http://127.0.0.1:8081.")
     values["SHOPIFY_ADMIN_ORIGIN"] = admin_origin.rstrip("/")
 
+    values["POSE_STUDIO_CORS_ORIGINS"] = _cors_origins(str(values["POSE_STUDIO_CORS_ORIGINS"] or ""), problems)
+
     scopes = str(values["SHOPIFY_SCOPES"]).split(",")
     values["SHOPIFY_SCOPES"] = ",".join(s.strip() for s in scopes if s.strip())
 
     _check_numbers(values, problems)
+    _check_billing(values, problems, environment)
 
     database_url = values.pop("DATABASE_URL") or default_database_url(instance_path)
     values["DATABASE_URL"] = database_url
@@ -242,6 +259,58 @@ def _check_numbers(values: dict[str, Any], problems: list[str]) -> None:
         except ValueError:
             problems.append(f"POSE_STUDIO_RECONCILE_AFTER_SECONDS={raw!r}: use a positive number of seconds, "
                             "or leave it unset for the defaults.")  # fmt: skip
+
+
+def _cors_origins(raw: str, problems: list[str]) -> frozenset[str]:
+    """The CORS allow-list as exact origins (`scheme://host[:port]`); anything looser is a startup error, because
+    a grant to a pattern would let any page under it call the API with a merchant's session token."""
+    origins = set()
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or "*" in item
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            problems.append(f"POSE_STUDIO_CORS_ORIGINS: {item!r} is not an exact origin like https://host[:port].")
+            continue
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
+
+
+def _check_billing(values: dict[str, Any], problems: list[str], environment: Environment) -> None:
+    """The usage-billing settings, converted in place: POSE_STUDIO_BILLING a bool, price and cap Decimals."""
+    from decimal import Decimal, InvalidOperation
+
+    mode = str(values.get("POSE_STUDIO_BILLING") or "off").lower()
+    if mode not in ("off", "usage"):
+        problems.append(f"POSE_STUDIO_BILLING={mode!r}: use off or usage.")
+    values["POSE_STUDIO_BILLING"] = mode == "usage"
+    for name in ("POSE_STUDIO_BILLING_PRICE", "POSE_STUDIO_BILLING_CAP"):
+        raw = values.get(name)
+        try:
+            amount = Decimal(str(raw))
+            if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+                raise InvalidOperation
+            values[name] = amount
+        except InvalidOperation:
+            problems.append(f"{name}={raw!r}: use a positive amount with at most 2 decimals, e.g. 0.10.")
+    price, cap = values.get("POSE_STUDIO_BILLING_PRICE"), values.get("POSE_STUDIO_BILLING_CAP")
+    if isinstance(price, Decimal) and isinstance(cap, Decimal) and price > cap:
+        problems.append("POSE_STUDIO_BILLING_PRICE is above POSE_STUDIO_BILLING_CAP: no image could ever be billed.")
+    currency = str(values.get("POSE_STUDIO_BILLING_CURRENCY") or "").upper()
+    if len(currency) != 3 or not currency.isalpha():
+        problems.append(f"POSE_STUDIO_BILLING_CURRENCY={currency!r}: use a 3-letter ISO 4217 code such as USD.")
+    values["POSE_STUDIO_BILLING_CURRENCY"] = currency
+    test = str(values.get("POSE_STUDIO_BILLING_TEST") or "").strip()
+    if test not in ("", "0", "1"):
+        problems.append(f"POSE_STUDIO_BILLING_TEST={test!r}: use 1, 0, or leave it unset.")
+    values["POSE_STUDIO_BILLING_TEST"] = (environment is not Environment.PRODUCTION) if test == "" else test == "1"
 
 
 def default_database_url(instance_path: str | os.PathLike[str]) -> str:

@@ -248,9 +248,11 @@ class DevStack:
                 "`pose-studio dev` runs the Shopify emulator (package shopify_emulator), which needs "
                 "graphql-core: pip install 'pose-studio[emulator]'."
             ) from exc
+        # a source checkout's shopify.app.toml sets the webhook API version and topics, as a deploy would
+        app_config = Path(__file__).resolve().parents[1] / "shopify.app.toml"
         emulator = ShopifyEmulator(
             creds["SHOPIFY_API_KEY"], creds["SHOPIFY_API_SECRET"], webhook_url=f"{app_url}/webhooks",
-            media_ready_delay=1.0,
+            media_ready_delay=1.0, app_config=app_config if app_config.is_file() else None,
         )
         emulator.add_shop(self.shop)
         emulator.start()

@@ -21,6 +21,8 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=0, help="extra generated products per shop")
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--media-ready-delay", type=float, default=2.0)
+    parser.add_argument("--app-config", default=None, metavar="shopify.app.toml",
+                        help="the app's CLI configuration: webhook API version and subscribed topics")
     parser.add_argument("--make-fixtures", action="store_true", help="regenerate fixtures/*.jpg and exit")
     args = parser.parse_args()
     if args.make_fixtures:
@@ -32,6 +34,7 @@ def main() -> None:
         args.api_secret,
         webhook_url=args.webhook_url,
         media_ready_delay=args.media_ready_delay,
+        app_config=args.app_config,
         host=args.host,
         port=args.port,
     )

@@ -11,11 +11,14 @@ import hashlib
 import hmac
 import json
 import logging
+import math
+import os
 import queue
 import random
 import secrets
 import threading
 import time
+import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -35,13 +38,15 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import catalog
+from . import billing, catalog
+from .access import access_denied_errors, denied_fields, load_access_rules
 from .faults import Faults
 from .graph import Ctx, field_resolver, mutation_root, query_root, type_resolver
 from .schema import CostCalculator, load_schema
 from .store import (
     EmuBulkOperation,
     EmuCollection,
+    EmuMedia,
     EmuShop,
     MediaStatus,
     StagedUpload,
@@ -53,6 +58,7 @@ from .store import (
 log = logging.getLogger(__name__)
 
 MAX_QUERY_COST = 1000  # Shopify's single-query cap (MAX_COST_EXCEEDED)
+MAX_VARIANTS = 2048  # per product (Shopify's limit since the 2024 product model)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE = "urn:shopify:params:oauth:token-type:offline-access-token"
@@ -77,6 +83,10 @@ class EmuStats:
     unauthorized: int = 0
     staged_uploads: int = 0
     webhooks_sent: int = 0
+    access_denied: int = 0  # requests refused for a missing access scope
+    refresh_answers_lost: int = 0  # refreshes that rotated and then answered 5xx
+    webhooks_unsubscribed: int = 0  # automatic deliveries not sent: the app's configuration has no such topic
+    bulk_refused: int = 0  # bulkOperationRunQuery refused (limits, one already running)
     operations: Counter = field(default_factory=Counter)  # operation name -> requests that executed
     costs: Counter = field(default_factory=Counter)  # operation name -> actual cost
 
@@ -94,6 +104,26 @@ class RefreshRecord:
     successors: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class HeldWebhook:
+    """A delivery prepared when its event happened (signature, event id, X-Shopify-Triggered-At) and sent later."""
+
+    topic: str
+    shop: str
+    payload: Any
+    body: bytes
+    headers: dict[str, str]
+
+
+def read_app_config(path: str | os.PathLike[str]) -> tuple[str | None, frozenset[str]]:
+    """(webhooks.api_version, every subscribed topic) of a Shopify CLI app configuration (shopify.app.toml)."""
+    with open(path, "rb") as fh:
+        config = tomllib.load(fh)
+    webhooks = config.get("webhooks") or {}
+    topics = {str(t) for sub in webhooks.get("subscriptions") or [] for t in sub.get("topics") or []}
+    return (str(webhooks["api_version"]) if webhooks.get("api_version") else None), frozenset(topics)
+
+
 class ShopifyEmulator:
     """A local stand-in for Shopify. Use as `with ShopifyEmulator(key, secret) as emu:` or start()/stop()."""
 
@@ -107,6 +137,9 @@ class ShopifyEmulator:
         api_versions: tuple[str, ...] = ("2026-07", "2026-10"),
         job_delay: float = 0.05,
         bulk_delay: float = 0.2,
+        bulk_concurrency: int | None = None,
+        original_source_ttl: float = 300.0,
+        app_config: str | os.PathLike[str] | None = None,
         access_token_ttl: int = 3600,
         refresh_recovery_window: bool = False,
         reject_deprecated: bool = True,
@@ -123,12 +156,22 @@ class ShopifyEmulator:
         self.api_versions = tuple(api_versions)
         self.job_delay = job_delay
         self.bulk_delay = bulk_delay
+        # lifetime of a MediaImage.originalSource.url (a signed storage URL on Shopify)
+        self.original_source_ttl = original_source_ttl
+        # bulk queries one app may run per shop at once; None: Shopify's rule for the API version (1, 5 from 2026-01)
+        self.bulk_concurrency = bulk_concurrency
         self.access_token_ttl = access_token_ttl
         # Shopify (2026): a previous refresh token stays usable until its successor is first used. Off by default:
         # then rotation invalidates the old token at once, the stricter behaviour tests want to see handled.
         self.refresh_recovery_window = refresh_recovery_window
         self.reject_deprecated = reject_deprecated
         self.webhook_retry_delays = tuple(webhook_retry_delays)
+        # From the app's shopify.app.toml, as Shopify takes them from the deployed configuration: the version of
+        # every webhook body (X-Shopify-API-Version) and the topics automatic deliveries are sent for.
+        self.webhook_api_version: str | None = None
+        self.subscribed_topics: frozenset[str] | None = None  # None: every topic (no app configuration given)
+        if app_config is not None:
+            self.webhook_api_version, self.subscribed_topics = read_app_config(app_config)
         self.webhook_timeout = webhook_timeout
         self.faults = Faults()
         self.faults.seed(seed)
@@ -139,9 +182,12 @@ class ShopifyEmulator:
         self.tokens: dict[str, TokenRecord] = {}
         self.refresh_tokens: dict[str, RefreshRecord] = {}
         self.refresh_refusals: dict[str, tuple[int, str]] = {}
+        self.refresh_lost_answers: dict[str, tuple[int, int]] = {}  # shop -> (times left, HTTP status)
         self.before_graphql: Callable[[str], None] | None = None
         self.auth_codes: dict[str, tuple[str, float]] = {}
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt: topic, shop, status, attempt, ...
+        self._holding = False
+        self._held: list[HeldWebhook] = []
         self.lock = threading.RLock()
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
@@ -159,6 +205,9 @@ class ShopifyEmulator:
                 Rule("/staged/<token>/<filename>", endpoint="staged_file", methods=["GET"]),
                 Rule("/cdn/shop/<int:shop_num>/files/<filename>", endpoint="cdn", methods=["GET"]),
                 Rule("/bulk/<token>.jsonl", endpoint="bulk_file", methods=["GET"]),
+                Rule("/originals/<int:shop_num>/<key>", endpoint="original", methods=["GET"]),
+                Rule("/admin/charges/<int:num>/confirm_recurring_application_charge", endpoint="charge_confirm",
+                     methods=["GET"]),  # fmt: skip
                 Rule("/health", endpoint="health", methods=["GET"]),
             ]
         )
@@ -170,6 +219,7 @@ class ShopifyEmulator:
             return self.origin
         for version in self.api_versions:  # build the schemas now, not inside the first (timed) request
             load_schema(version)
+            load_access_rules(version)
         self._server = make_server(self._host, self._port, self.wsgi_app, threaded=True, request_handler=_QuietHandler)
         self.origin = f"http://{self._host}:{self._server.server_port}"
         self._thread = threading.Thread(
@@ -211,7 +261,10 @@ class ShopifyEmulator:
         return self.shops[domain]
 
     def add_products(self, shop: str, n: int, *, images_per_product: int = 1, variants_per_product: int = 1) -> list:
-        """Bulk-create `n` simple products (for pagination and benchmark catalogs)."""
+        """Bulk-create `n` simple products (for pagination and benchmark catalogs). At most 2,048 variants each, as on
+        Shopify."""
+        if variants_per_product > MAX_VARIANTS:
+            raise ValueError(f"Shopify allows at most {MAX_VARIANTS} variants per product")
         with self.lock:
             return catalog.add_generated_products(
                 self,
@@ -253,6 +306,13 @@ class ShopifyEmulator:
                 self.refresh_refusals[shop] = (status, error)
             else:
                 self.refresh_refusals.pop(shop, None)
+
+    def lose_refresh_answers(self, shop: str, times: int = 1, status: int = 502) -> None:
+        """The next `times` refreshes of `shop` rotate (the presented refresh token is consumed, a new pair is
+        issued) and then answer HTTP `status`: the app never sees the new pair. Whether the old refresh token still
+        works afterwards is `refresh_recovery_window`'s rule."""
+        with self.lock:
+            self.refresh_lost_answers[shop] = (times, status)
 
     def expire_access_tokens(self, shop: str) -> None:
         """Make every access token of `shop` expired now (to test refresh-on-401)."""
@@ -310,7 +370,7 @@ class ShopifyEmulator:
             "X-Shopify-Topic": topic,
             "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
             "X-Shopify-Shop-Domain": shop,
-            "X-Shopify-API-Version": api_version or self.api_versions[0],
+            "X-Shopify-API-Version": api_version or self.webhook_api_version or self.api_versions[0],
             "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
             "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
             # Shopify sends sub-second precision (e.g. 2023-03-29T18:00:27.877041743Z); whole seconds would make an
@@ -338,6 +398,18 @@ class ShopifyEmulator:
             raise ValueError("no webhook address: pass address= or set ShopifyEmulator(webhook_url=...)")
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = self.webhook_headers(topic, shop, body, api_version=api_version, event_id=event_id)
+        return self._deliver(url, topic, shop, payload, body, headers, retry_delays)
+
+    def _deliver(
+        self,
+        url: str,
+        topic: str,
+        shop: str,
+        payload: Any,
+        body: bytes,
+        headers: dict[str, str],
+        retry_delays: tuple[float, ...] | None = None,
+    ) -> requests.Response | None:
         delays = self.webhook_retry_delays if retry_delays is None else retry_delays
         response: requests.Response | None = None
         for attempt in range(len(delays) + 1):
@@ -367,6 +439,34 @@ class ShopifyEmulator:
                 time.sleep(delays[attempt])
         return response
 
+    # -- late, duplicated and out-of-order delivery (Shopify promises none of order, once-only or promptness) --------
+    def hold_webhooks(self) -> None:
+        """From now on automatic deliveries are prepared (signed, with the event's id and time) but not sent."""
+        with self.lock:
+            self._holding = True
+
+    def take_held_webhooks(self, *, order: str = "queued", duplicates: int = 0) -> list[HeldWebhook]:
+        """The held deliveries, ending the hold: in `order` ("queued", "reverse" or "shuffle", seeded), each one
+        `duplicates` extra times (the same event and webhook id, as Shopify's redeliveries). Send them yourself
+        (e.g. through a test client) or with `release_webhooks`."""
+        with self.lock:
+            held, self._held, self._holding = list(self._held), [], False
+        if order == "reverse":
+            held.reverse()
+        elif order == "shuffle":
+            self._rng.shuffle(held)
+        elif order != "queued":
+            raise ValueError(f"order {order!r}: use queued, reverse or shuffle")
+        return [item for item in held for _ in range(1 + duplicates)]
+
+    def release_webhooks(self, *, order: str = "queued", duplicates: int = 0, gap: float = 0.0) -> None:
+        """Send the held deliveries to `webhook_url` now (late), in `order`, duplicated, `gap` seconds apart."""
+        for item in self.take_held_webhooks(order=order, duplicates=duplicates):
+            assert self.webhook_url
+            self._deliver(self.webhook_url, item.topic, item.shop, item.payload, item.body, item.headers)
+            if gap:
+                time.sleep(gap)
+
     def wait_for_webhooks(self, timeout: float = 10.0) -> None:
         """Block until automatic deliveries queued so far (products/update ...) are done."""
         deadline = time.time() + timeout
@@ -374,8 +474,17 @@ class ShopifyEmulator:
             time.sleep(0.02)
 
     def _queue_webhook(self, topic: str, shop: str, payload: dict[str, Any]) -> None:
-        if self.webhook_url:
-            self._webhook_queue.put((topic, shop, payload))
+        if not self.webhook_url:
+            return
+        if self.subscribed_topics is not None and topic not in self.subscribed_topics:
+            self.stats.webhooks_unsubscribed += 1  # Shopify sends only what the app subscribed to
+            return
+        with self.lock:
+            if self._holding:
+                body = json.dumps(payload, separators=(",", ":")).encode()
+                self._held.append(HeldWebhook(topic, shop, payload, body, self.webhook_headers(topic, shop, body)))
+                return
+        self._webhook_queue.put((topic, shop, payload))
 
     def _webhook_worker(self) -> None:
         while True:
@@ -536,6 +645,11 @@ class ShopifyEmulator:
             if not self.refresh_recovery_window:
                 record.revoked = True
             self.stats.refresh += 1
+            left, status = self.refresh_lost_answers.get(shop.domain, (0, 0))
+            if left > 0:  # rotated, then the answer is lost on Shopify's side
+                self.refresh_lost_answers[shop.domain] = (left - 1, status)
+                self.stats.refresh_answers_lost += 1
+                return self._json({"errors": "Internal Server Error"}, status)
             return self._json(pair)
 
     def _authorization_code(self, shop: EmuShop, form: dict[str, str]) -> Response:
@@ -622,6 +736,11 @@ class ShopifyEmulator:
             for err in errors:
                 err.setdefault("extensions", {})["code"] = "GRAPHQL_VALIDATION_FAILED"
             return self._json({"errors": errors}, headers=headers)
+
+        denied = denied_fields(schema, document, operation, version, shop.scopes.split(","))
+        if denied:  # the token lacks a scope the schema's access metadata asks for: nothing runs
+            self.stats.access_denied += 1
+            return self._json({"errors": access_denied_errors(denied), "data": None}, headers=headers)
 
         with self.lock:
             result = self._run(schema, document, operation, op_name, variables, shop, version, request)
@@ -764,6 +883,51 @@ class ShopifyEmulator:
             raise NotFound()
         return Response(staged.data, mimetype=staged.mime)
 
+    # -- billing: the admin's approval page --------------------------------------------------------------------
+    def approve_subscription(self, shop: str, subscription_id: str, *, accept: bool = True) -> None:
+        """What the merchant's click on the approval page does (without the redirect)."""
+        with self.lock:
+            shop_ = self.shop(shop)
+            billing.approve(shop_, shop_.subscriptions[subscription_id], accept=accept)
+
+    def _on_charge_confirm(self, request: Request, num: int) -> Response:
+        """The confirmation URL: approves (or with `decline=1` declines) and redirects to the app's returnUrl with
+        `charge_id`, like the admin does after the merchant's click."""
+        shop = self._shop_for(request, allow_query=True)
+        if not hmac.compare_digest(billing.sign(self.api_secret, shop.domain, num), request.args.get("signature", "")):
+            return Response("Invalid signature", status=403)
+        sub = shop.subscriptions.get(f"gid://shopify/AppSubscription/{num}")
+        if sub is None:
+            raise NotFound()
+        with self.lock:
+            billing.approve(shop, sub, accept=request.args.get("decline") != "1")
+        separator = "&" if "?" in sub.return_url else "?"
+        return Response(status=302, headers={"Location": f"{sub.return_url}{separator}charge_id={num}"})
+
+    def original_source_url(self, origin: str, shop: EmuShop, media: EmuMedia) -> str:
+        """A signed, short-lived URL of the stored original: an opaque key, no filename (the app must not read its
+        file's name from here), refused once `expires` has passed, as Shopify's signed storage URLs are."""
+        expires = math.ceil(time.time() + self.original_source_ttl)  # whole seconds, as signed URLs carry
+        key = f"{shop.num}/{media.gid.rsplit('/', 1)[-1]}/{expires}"
+        signature = hmac.new(self.api_secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{origin}/originals/{shop.num}/{uuid.uuid5(uuid.NAMESPACE_URL, media.gid).hex}?" + urlencode(
+            {"expires": expires, "media": media.gid.rsplit("/", 1)[-1], "signature": signature}
+        )
+
+    def _on_original(self, request: Request, shop_num: int, key: str) -> Response:
+        expires, num = request.args.get("expires", ""), request.args.get("media", "")
+        signed = f"{shop_num}/{num}/{expires}"
+        expected = hmac.new(self.api_secret.encode(), signed.encode(), hashlib.sha256).hexdigest()[:32]
+        if not expires.isdigit() or not hmac.compare_digest(expected, request.args.get("signature", "")):
+            return _xml_error("SignatureDoesNotMatch", "The request signature does not match.", 403)
+        if int(expires) < time.time():
+            return _xml_error("AccessDenied", "Request has expired.", 403)
+        for shop in self.shops.values():
+            media = shop.media.get(f"gid://shopify/MediaImage/{num}") if shop.num == shop_num else None
+            if media is not None and uuid.uuid5(uuid.NAMESPACE_URL, media.gid).hex == key:
+                return Response(media.data, mimetype=media.mime, headers={"Cache-Control": "private, no-store"})
+        raise NotFound()
+
     def _on_cdn(self, request: Request, shop_num: int, filename: str) -> Response:
         for shop in self.shops.values():
             if shop.num != shop_num:
@@ -788,10 +952,10 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
-def _xml_error(code: str, message: str) -> Response:
+def _xml_error(code: str, message: str, status: int = 400) -> Response:
     return Response(
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>",
-        status=400,
+        status=status,
         mimetype="application/xml",
     )
 

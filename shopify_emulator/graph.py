@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from graphql import GraphQLError, GraphQLResolveInfo, execute_sync, parse
+from graphql import GraphQLError, GraphQLResolveInfo, OperationDefinitionNode, execute_sync, parse
 
+from . import billing
+from .bulk_limits import bulk_shape, concurrent_bulk_queries, shape_errors
 from .store import (
     PLAN_DISPLAY,
     EmuBulkOperation,
@@ -156,8 +158,8 @@ def media_view(ctx: Ctx, m: EmuMedia) -> dict[str, Any]:
         "mediaWarnings": [],
         "image": image,
         "preview": {"status": status.value, "image": image},
-        # the stored original (its CDN path carries the filename) exists from upload on
-        "originalSource": {"url": url, "fileSize": len(m.data)},
+        # the stored original exists from upload on, behind a signed short-lived URL without the filename
+        "originalSource": {"url": ctx.emu.original_source_url(ctx.origin, ctx.shop, m), "fileSize": len(m.data)},
         "createdAt": iso(m.created_at),
         "updatedAt": iso(m.updated_at or m.created_at),
     }
@@ -275,25 +277,29 @@ def node_view(ctx: Ctx, gid: str) -> dict[str, Any] | None:
         return job_view(shop.jobs[gid])
     if kind == "BulkOperation" and gid in shop.bulk_operations:
         return bulk_view(ctx, shop.bulk_operations[gid])
+    if kind == "AppSubscription" and gid in shop.subscriptions:
+        return billing.subscription_view(shop.subscriptions[gid])
     return None
 
 
 # -- search ----------------------------------------------------------------------------------------------------
-def _matches(query: str | None, text_fields: dict[str, str]) -> bool:
-    """A small subset of Shopify's search syntax: `field:value`, `field:prefix*`, bare words (title)."""
+def _matches(query: str | None, text_fields: dict[str, str | list[str]]) -> bool:
+    """A small subset of Shopify's search syntax: `field:value`, `field:prefix*`, bare words (title). A field with
+    several values (a file's `product_id`) matches when any of them does."""
     if not query:
         return True
     for term in query.split():
         name, _, value = term.partition(":") if ":" in term else ("title", "", term)
-        have = text_fields.get(name.lower(), "").lower()
+        field_value = text_fields.get(name.lower(), "")
+        values = [v.lower() for v in (field_value if isinstance(field_value, list) else [field_value])]
         value = value.strip("'\"").lower()
         if value.endswith("*"):
-            if not have.startswith(value[:-1]):
+            if not any(have.startswith(value[:-1]) for have in values):
                 return False
         elif name.lower() == "title" and ":" not in term:
-            if value not in have:
+            if not any(value in have for have in values):
                 return False
-        elif have != value:
+        elif value not in values:
             return False
     return True
 
@@ -315,7 +321,21 @@ def query_root(ctx: Ctx) -> dict[str, Any]:
         return connection(ctx, items, lambda p: product_view(ctx, p), **a)
 
     def files(info: Any, query: str | None = None, sortKey: str | None = None, **a: Any) -> dict[str, Any]:  # noqa: N803
-        items = [(m.gid, m) for m in shop.media.values() if _matches(query, {"filename": m.filename, "title": m.alt})]
+        items = [
+            (m.gid, m)
+            for m in shop.media.values()
+            if _matches(
+                query,
+                {
+                    "filename": m.filename,
+                    "title": m.alt,
+                    "status": m.status().value,
+                    "media_type": "IMAGE",
+                    "id": m.gid.rsplit("/", 1)[-1],
+                    "product_id": [pid.rsplit("/", 1)[-1] for pid in m.product_ids],
+                },
+            )
+        ]
         return connection(ctx, items, lambda m: media_view(ctx, m), **a)
 
     def product_variants(info: Any, query: str | None = None, **a: Any) -> dict[str, Any]:
@@ -349,6 +369,7 @@ def query_root(ctx: Ctx) -> dict[str, Any]:
             bulk_view(ctx, shop.bulk_operations[id]) if id in shop.bulk_operations else None
         ),
         "bulkOperations": bulk_operations,
+        "currentAppInstallation": lambda info: billing.current_app_installation(ctx),
     }
 
 
@@ -367,6 +388,8 @@ def mutation_root(ctx: Ctx) -> dict[str, Any]:
             ctx, productId, variantMedia, append=False
         ),
         "bulkOperationRunQuery": lambda info, query, groupObjects: bulk_run_query(ctx, query),
+        "appSubscriptionCreate": lambda info, **a: billing.app_subscription_create(ctx, **a),
+        "appUsageRecordCreate": lambda info, **a: billing.app_usage_record_create(ctx, **a),
     }
 
 
@@ -741,6 +764,28 @@ def bulk_run_query(ctx: Ctx, query: str) -> dict[str, Any]:
             "bulkOperation": None,
             "userErrors": [{"field": ["query"], "code": "INVALID", "message": "; ".join(p.message for p in problems)}],
         }
+    inner = next((d for d in doc.definitions if isinstance(d, OperationDefinitionNode)), None)
+    limits = shape_errors(bulk_shape(schema, doc, inner)) if inner is not None else ["No operation to run"]
+    if limits:
+        ctx.emu.stats.bulk_refused += 1
+        return {
+            "bulkOperation": None,
+            "userErrors": [{"field": ["query"], "code": "INVALID", "message": " ".join(limits)}],
+        }
+    now = time.time()
+    cap = ctx.emu.bulk_concurrency or concurrent_bulk_queries(ctx.version)
+    running = [op for op in ctx.shop.bulk_operations.values() if op.completes_at > now]
+    if len(running) >= cap:
+        ctx.emu.stats.bulk_refused += 1
+        message = (
+            f"A bulk query operation for this app and shop is already in progress: {running[0].gid}."
+            if cap == 1
+            else f"This app already runs {cap} bulk query operations for this shop."
+        )
+        return {
+            "bulkOperation": None,
+            "userErrors": [{"field": None, "code": "OPERATION_IN_PROGRESS", "message": message}],
+        }
     bulk_ctx = Ctx(ctx.emu, ctx.shop, ctx.origin, ctx.version, bulk=True)
     result = execute_sync(  # every resolver is synchronous: a plain ExecutionResult, never an awaitable
         schema,
@@ -765,7 +810,6 @@ def bulk_run_query(ctx: Ctx, query: str) -> dict[str, Any]:
     for value in (result.data or {}).values():
         if _is_connection(value):
             roots += _flatten(value, None, lines)
-    now = time.time()
     op = EmuBulkOperation(next_id(), query, now, now + ctx.emu.bulk_delay, lines, roots, str(uuid.uuid4()))
     ctx.shop.bulk_operations[op.gid] = op
     ctx.emu.bulk_files[op.uuid] = op

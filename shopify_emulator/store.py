@@ -25,6 +25,8 @@ PLAN_DISPLAY = {
 }
 
 _ids = itertools.count(10_000_001)
+# REST ProductImage ids live in their own range, so an app that mixes them up with MediaImage ids is caught
+PRODUCT_IMAGE_ID_OFFSET = 30_000_000_000
 
 
 def next_id() -> int:
@@ -53,10 +55,16 @@ class EmuMedia:
     fail_message: str = ""
     product_ids: list[str] = field(default_factory=list)
     updated_at: float = 0.0
+    # the REST Admin API's ProductImage id of this image: its own id space, not the MediaImage number
+    image_num: int = field(default_factory=lambda: next_id() + PRODUCT_IMAGE_ID_OFFSET)
 
     @property
     def gid(self) -> str:
         return f"gid://shopify/MediaImage/{self.num}"
+
+    @property
+    def image_gid(self) -> str:
+        return f"gid://shopify/ProductImage/{self.image_num}"
 
     def status(self, now: float | None = None) -> MediaStatus:
         now = time.time() if now is None else now
@@ -191,6 +199,7 @@ class EmuShop:
     collections: dict[str, EmuCollection] = field(default_factory=dict)
     bucket: Bucket = field(init=False)
     scopes: str = "read_products,write_products,write_files,read_files"
+    subscriptions: dict[str, Any] = field(default_factory=dict)  # gid -> billing.EmuSubscription
 
     def __post_init__(self) -> None:
         rate, size = PLAN_LIMITS[self.plan]
@@ -226,8 +235,12 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 
 
 def product_rest_payload(shop: EmuShop, product: EmuProduct, origin: str) -> dict[str, Any]:
-    """The products/update webhook body (REST representation, trimmed to what apps read)."""
+    """The products/update webhook body (REST representation, trimmed to what apps read). As on Shopify, `images`
+    are ProductImages with their own ids (`gid://shopify/ProductImage/…`) and a variant's `image_id` is such an id;
+    only `media` carries the MediaImage ids the GraphQL Admin API uses, each READY one with its `preview_image`."""
     media = shop.gallery(product)
+    ready = [m for m in media if m.status() == MediaStatus.READY]
+    by_gid = {m.gid: m for m in media}
     return {
         "id": product.num,
         "admin_graphql_api_id": product.gid,
@@ -244,7 +257,7 @@ def product_rest_payload(shop: EmuShop, product: EmuProduct, origin: str) -> dic
                 "title": v.title,
                 "sku": v.sku,
                 "price": v.price,
-                "image_id": int(v.media_ids[0].rsplit("/", 1)[1]) if v.media_ids else None,
+                "image_id": by_gid[v.media_ids[0]].image_num if v.media_ids and v.media_ids[0] in by_gid else None,
             }
             for v in product.variants
         ],
@@ -252,25 +265,33 @@ def product_rest_payload(shop: EmuShop, product: EmuProduct, origin: str) -> dic
             {
                 "id": m.num,
                 "admin_graphql_api_id": m.gid,
+                "product_id": product.num,
                 "position": i + 1,
                 "alt": m.alt,
                 "media_content_type": "IMAGE",
-                "status": m.status().value.lower(),
+                "status": m.status().value,
+                "preview_image": (
+                    {"src": cdn_url(origin, shop, m), "width": m.width, "height": m.height, "status": "READY"}
+                    if m.status() == MediaStatus.READY
+                    else None
+                ),
+                "variant_ids": [v.num for v in product.variants if m.gid in v.media_ids],
             }
             for i, m in enumerate(media)
         ],
         "images": [
             {
-                "id": m.num,
-                "admin_graphql_api_id": m.gid,
+                "id": m.image_num,
+                "admin_graphql_api_id": m.image_gid,
+                "product_id": product.num,
                 "position": i + 1,
                 "alt": m.alt,
                 "width": m.width,
                 "height": m.height,
                 "src": cdn_url(origin, shop, m),
+                "variant_ids": [v.num for v in product.variants if m.gid in v.media_ids],
             }
-            for i, m in enumerate(media)
-            if m.status() == MediaStatus.READY
+            for i, m in enumerate(ready)
         ],
     }
 

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,6 +44,8 @@ TEST_API_KEY = "test-api-key-0123456789abcdef"
 TEST_API_SECRET = "test-api-secret-0123456789abcdef0123456789"
 TEST_APP_URL = "https://pose-studio.test"
 TEST_SHOP = "pose-studio-test.myshopify.com"
+# The app's Shopify CLI configuration: the emulators read the webhook API version and subscribed topics from it.
+APP_CONFIG = Path(__file__).resolve().parents[1] / "shopify.app.toml"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 _REDIS_CLAIM_KEY = "pose_studio:test_session_claim"

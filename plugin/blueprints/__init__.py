@@ -14,3 +14,6 @@ def register_blueprints(app: Flask) -> None:
     from plugin.blueprints import api  # JSON API of the job layer (issue 4)
 
     app.register_blueprint(api.bp)
+    from plugin.blueprints import billing  # usage billing (issue 16): /api/billing*, /billing/return
+
+    app.register_blueprint(billing.bp)

@@ -9,6 +9,7 @@ Every tenant table has `shop_id = mapped_column(ForeignKey("shops.id", ondelete=
 """
 
 from plugin.extensions import Base, db
+from plugin.models.billing_plan import BillingPlan
 
 # The job layer's tables (issue 4); bulk before job (jobs.bulk_id references bulk_runs).
 from plugin.models.bulk import BulkRun  # noqa: E402,I001
@@ -19,7 +20,8 @@ from plugin.models.product_source import ProductSource
 from plugin.models.shop import Shop
 from plugin.models.shop_settings import ShopSettings
 from plugin.models.usage import DailyUsage
+from plugin.models.usage_charge import UsageCharge
 from plugin.models.webhook_delivery import DeliveryStatus, WebhookDelivery
 
-__all__ = ["Base", "BulkRun", "CustomPoseSet", "DailyUsage", "DeliveryStatus", "Job", "JobState", "Output",
-           "ProductSource", "Shop", "ShopSettings", "WebhookDelivery", "db"]
+__all__ = ["Base", "BillingPlan", "BulkRun", "CustomPoseSet", "DailyUsage", "DeliveryStatus", "Job", "JobState",
+           "Output", "ProductSource", "Shop", "ShopSettings", "UsageCharge", "WebhookDelivery", "db"]

@@ -1,7 +1,8 @@
 """What the job layer knows about one product: its last source image, last webhook seen, merchant-placed skeleton.
 
 Automation compares a products/update webhook against this row: the source image's content hash (our own media
-writes don't change it) and the payload's `updated_at` (older or equal deliveries are stale duplicates).
+writes don't change it) and the payload's `updated_at`, then X-Shopify-Triggered-At within the same second (older
+deliveries are stale).
 """
 
 from __future__ import annotations
@@ -25,5 +26,7 @@ class ProductSource(db.Model):  # type: ignore[name-defined]
     source_hash: Mapped[str | None] = mapped_column(String(64))
     source_url: Mapped[str | None] = mapped_column(String(2048))
     last_event_at: Mapped[datetime | None]  # product updated_at of the newest webhook applied
+    # X-Shopify-Triggered-At of that webhook (sub-second): orders two edits made within the same second of updated_at
+    last_triggered_at: Mapped[datetime | None]
     source_skeleton: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

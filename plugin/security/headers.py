@@ -7,7 +7,7 @@ protection").
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy import select
 
 from plugin.extensions import db
@@ -15,8 +15,6 @@ from plugin.models.shop import Shop
 from plugin.security.shop_domain import is_valid_shop_domain
 
 SHOPIFY_ADMIN = "https://admin.shopify.com"
-# Admin UI extensions run in a worker on this origin and call our API with fetch().
-EXTENSION_ORIGINS = frozenset({"https://extensions.shopifycdn.com"})
 CORS_ALLOW_HEADERS = "Authorization, Content-Type"
 CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 
@@ -42,12 +40,20 @@ def _requesting_shop() -> str | None:
     return candidate if known else None
 
 
+def _allowed_origin() -> str | None:
+    """The request's Origin when it is on the POSE_STUDIO_CORS_ORIGINS allow-list (admin UI extensions run in a
+    worker on Shopify's extension CDN and call our API with fetch()); else None."""
+    origin = request.headers.get("Origin", "").lower()
+    allowed = current_app.config.get("POSE_STUDIO_CORS_ORIGINS") or frozenset()
+    return origin if origin and origin in allowed else None
+
+
 def _cors_preflight() -> Response | None:
     if request.method != "OPTIONS" or not request.path.startswith("/api/"):
         return None
     response = Response(status=204)
-    origin = request.headers.get("Origin", "")
-    if origin in EXTENSION_ORIGINS:
+    origin = _allowed_origin()
+    if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Methods"] = CORS_ALLOW_METHODS
         response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
@@ -62,8 +68,8 @@ def _apply(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = frame_ancestors(_requesting_shop())
     if request.path.startswith("/api/"):
-        origin = request.headers.get("Origin", "")
-        if origin in EXTENSION_ORIGINS:
+        origin = _allowed_origin()
+        if origin:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = "X-Shopify-Retry-Invalid-Session-Request"
         response.vary.add("Origin")

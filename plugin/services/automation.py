@@ -14,6 +14,7 @@ the same hash (step 4) or the same idempotency key (the job exists) and does not
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -111,6 +112,14 @@ def product_collections(shop: Shop, product_id: str) -> list[str] | None:
     return collections_of(shop, product_id)
 
 
+def _is_stale(updated_at: datetime | None, triggered_at: datetime | None, state: ProductSource) -> bool:
+    if not updated_at or not state.last_event_at:
+        return False
+    if updated_at != state.last_event_at:
+        return updated_at < state.last_event_at
+    return bool(triggered_at and state.last_triggered_at and triggered_at < state.last_triggered_at)
+
+
 def handle_product_delivery(delivery_id: int) -> str:
     """The products_changed task. Commits; returns the Outcome (for logs and tests)."""
     delivery = db.session.get(WebhookDelivery, delivery_id)
@@ -119,13 +128,13 @@ def handle_product_delivery(delivery_id: int) -> str:
     shop = db.session.get(Shop, delivery.shop_id)
     if shop is None or not shop.is_installed:
         return Outcome.NOT_INSTALLED
-    outcome = _handle(shop, delivery.topic, delivery.payload)
+    outcome = _handle(shop, delivery.topic, delivery.payload, delivery.triggered_at)
     db.session.commit()  # the delivery is finished by its task (plugin.services.deliveries.finish_delivery)
     log.info("%s for %s (delivery %s): %s", delivery.topic, shop.domain, delivery_id, outcome)
     return outcome
 
 
-def _handle(shop: Shop, topic: str, payload: dict[str, Any]) -> Outcome:
+def _handle(shop: Shop, topic: str, payload: dict[str, Any], triggered_at: datetime | None = None) -> Outcome:
     product = from_webhook(payload)
     if not product.id:
         return Outcome.MISSING
@@ -135,11 +144,12 @@ def _handle(shop: Shop, topic: str, payload: dict[str, Any]) -> Outcome:
         return Outcome.DELETED
     settings = get_settings(shop)
     state = _product_source(shop, product.id)
-    # 2. ordering: an older delivery than the newest applied one changes nothing (equal: same-second edits proceed)
-    if product.updated_at and state.last_event_at and product.updated_at < state.last_event_at:
+    # 2. ordering: an older delivery than the newest applied one changes nothing. updated_at has whole seconds, so
+    # within one second the event's own time (X-Shopify-Triggered-At) decides; equal on both: proceed
+    if _is_stale(product.updated_at, triggered_at, state):
         return Outcome.STALE
     if product.updated_at:
-        state.last_event_at = product.updated_at
+        state.last_event_at, state.last_triggered_at = product.updated_at, triggered_at
     if not covers(settings.automation, topic):
         return Outcome.AUTOMATION_OFF
     # the body does not name its shop (its HMAC covers the body only; the shop header is unsigned): a body replayed

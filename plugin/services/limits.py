@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from plugin.extensions import db, rows_matched
 from plugin.models.shop import Shop
 from plugin.models.usage import DailyUsage
+from plugin.services import billing
 from plugin.services.errors import DailyLimitReached
 from plugin.services.settings import get_settings
 
@@ -37,6 +38,7 @@ def reserve(shop: Shop, n: int = 1) -> None:
     """Take `n` units of today's allowance or raise DailyLimitReached (HTTP 429). Does not commit."""
     if n <= 0:
         return
+    billing.ensure_can_generate(shop)  # usage billing on: plan approved and under its cap, else GenerationPaused
     limit = get_settings(shop).daily_limit
     day = today()
     if db.session.get(DailyUsage, (shop.id, day)) is None:

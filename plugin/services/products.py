@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 # The write-back names every file it uploads with this prefix (plugin.shopify.media.deterministic_filename).
 from plugin.shopify.gid import Gid
 from plugin.shopify.media import OUR_PREFIX as OUR_FILENAME_PREFIX  # noqa: E402
+from plugin.shopify.rest_payloads import image_media_gid, media_gid_by_image_id
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,10 @@ def from_webhook(payload: dict[str, Any]) -> ProductInfo:
     """A products/create|update body (REST representation) → ProductInfo."""
     tags = payload.get("tags") or ""
     tag_list = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else [str(t) for t in tags]
+    media_ids = media_gid_by_image_id(payload)  # REST ProductImage ids -> MediaImage ids (plugin.shopify)
     images = [
         ProductImage(
-            media_id=img.get("admin_graphql_api_id") or Gid.of(img.get("id"), "MediaImage"),
+            media_id=image_media_gid(media_ids, img.get("id")),
             url=str(img.get("src") or ""), alt=str(img.get("alt") or ""), position=int(img.get("position") or 0),
         )
         for img in payload.get("images") or []
@@ -79,7 +81,7 @@ def from_webhook(payload: dict[str, Any]) -> ProductInfo:
         VariantInfo(
             id=v.get("admin_graphql_api_id") or Gid.of(v.get("id"), "ProductVariant") or "",
             title=str(v.get("title") or ""),
-            media_id=Gid.of(v.get("image_id"), "MediaImage"),
+            media_id=image_media_gid(media_ids, v.get("image_id")),
         )
         for v in payload.get("variants") or []
     ]

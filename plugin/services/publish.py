@@ -16,7 +16,7 @@ from plugin.extensions import db, utcnow
 from plugin.models.job import Job, JobState
 from plugin.models.output import Decision, Output
 from plugin.models.shop import Shop
-from plugin.services import jobs
+from plugin.services import billing, jobs
 from plugin.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -125,5 +125,17 @@ def run_publish(job_id: int) -> None:
             o.shopify_media_id = media.media_id
             o.published_at = o.published_at or now
     db.session.flush()
+    billing.record_published(shop, approved)  # usage billing: one charge per image newly on the product
     jobs.settle(job, on_product=len(published))
     db.session.commit()
+    _send_charges(shop)
+
+
+def _send_charges(shop: Shop) -> None:
+    """The charges go to Shopify after the publish is committed: a failure there never undoes a publish (the
+    charges stay pending and go out, with the same idempotency keys, after the shop's next publish)."""
+    try:
+        billing.send_pending(shop)
+    except Exception:
+        db.session.rollback()
+        log.warning("billing: sending the charges of %s failed; they stay pending", shop.domain, exc_info=True)

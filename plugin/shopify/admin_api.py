@@ -26,6 +26,7 @@ import requests
 from redis import Redis
 
 from plugin.shopify.errors import (
+    ShopifyAccessDenied,
     ShopifyGraphQLError,
     ShopifyOutcomeUnknown,
     ShopifyRequestError,
@@ -84,6 +85,16 @@ class GraphQLResult:
 
     def raise_for_errors(self) -> GraphQLResult:
         if self.errors:
+            denied = [e for e in self.errors if (e.get("extensions") or {}).get("code") == "ACCESS_DENIED"]
+            if denied:
+                needs = "; ".join(sorted({str((e.get("extensions") or {}).get("requiredAccess") or "a scope")
+                                          for e in denied}))  # fmt: skip
+                raise ShopifyAccessDenied(
+                    f"Shopify refused {self.operation}: the store has not granted Pose Studio {needs} Open Pose "
+                    "Studio from the Shopify admin to review and grant its access, then try again.",
+                    errors=self.errors,
+                    data=self.data,
+                )
             messages = "; ".join(str(e.get("message")) for e in self.errors)
             raise ShopifyGraphQLError(f"{self.operation}: {messages}", errors=self.errors, data=self.data)
         return self
@@ -237,7 +248,9 @@ class AdminClient:
             "operationName": operation.name,
         }
         default_cost = DEFAULT_MUTATION_COST if operation.is_mutation else DEFAULT_QUERY_COST
-        expected = self.pacer.expected_cost(self.shop, operation.name, default_cost)
+        # a query's cost scales with its page sizes and id lists; a mutation's does not
+        sized = None if operation.is_mutation else (variables or {})
+        expected = self.pacer.expected_cost(self.shop, operation.name, default_cost, sized)
         reauthorized = False
         last_cause = ""
         for attempt in range(1, self.max_retries + 2):
@@ -264,7 +277,7 @@ class AdminClient:
                     ) from exc
             else:
                 elapsed = time.monotonic() - started
-                outcome = self._handle(operation, response, safe, attempt, elapsed)
+                outcome = self._handle(operation, response, safe, attempt, elapsed, sized)
                 if isinstance(outcome, GraphQLResult):
                     return outcome
                 if isinstance(outcome, str):  # "unauthorized"
@@ -304,7 +317,13 @@ class AdminClient:
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)  # "equal jitter"
 
     def _handle(
-        self, operation: Operation, response: requests.Response, safe: bool, attempt: int, elapsed: float
+        self,
+        operation: Operation,
+        response: requests.Response,
+        safe: bool,
+        attempt: int,
+        elapsed: float,
+        sized: dict[str, Any] | None = None,
     ) -> GraphQLResult | str | _Retry:
         """A result, "unauthorized", or a _Retry (delay None: the default backoff)."""
         status = response.status_code
@@ -342,7 +361,13 @@ class AdminClient:
             errors = [{"message": errors}]
         cost = QueryCost.from_extensions(payload.get("extensions"))
         if cost and cost.throttle_status:
-            self.pacer.record(self.shop, cost.throttle_status, operation=operation.name, requested_cost=cost.requested)
+            self.pacer.record(
+                self.shop,
+                cost.throttle_status,
+                operation=operation.name,
+                requested_cost=cost.requested,
+                variables=sized,
+            )
         if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
             self.metrics.emit("throttled", operation=operation.name, shop=self.shop)
             delay = None

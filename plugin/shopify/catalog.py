@@ -22,6 +22,7 @@ from plugin.shopify.errors import BulkOperationFailed, ShopifyUserError
 
 DEFAULT_PAGE_SIZE = 10  # ProductsPage costs 2 + 75 per product: 10 keeps a page at 752 of the 1,000 cap
 BULK_DONE = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+BULK_BUSY = {"OPERATION_IN_PROGRESS", "LIMIT_REACHED"}  # no free bulk slot for this app and shop: wait
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ class Catalog:
             after = page["endCursor"]
 
     def get_product(self, product_id: str) -> CatalogProduct | None:
-        """One product with its whole gallery (paged by 50) and up to 100 variants; None if it does not exist."""
+        """One product with its whole gallery (paged by 50) and every variant (paged by 100; Shopify allows 2,048
+        on one product); None if it does not exist."""
         result = self.client.execute(ops.PRODUCT_WITH_MEDIA, {"id": product_id, "mediaAfter": None}).raise_for_errors()
         node = result.fields.get("product")
         if node is None:
@@ -130,6 +132,16 @@ class Catalog:
             media = more.fields["product"]["media"]
             product.media += [_media(m) for m in media["nodes"] if m]
             page = media["pageInfo"]
+        variants_page = node["variants"]["pageInfo"]
+        while variants_page["hasNextPage"]:
+            more = self.client.execute(
+                ops.PRODUCT_VARIANTS_PAGE, {"id": product_id, "after": variants_page["endCursor"]}
+            ).raise_for_errors()
+            if more.fields.get("product") is None:
+                return None  # deleted while we read it
+            variants = more.fields["product"]["variants"]
+            product.variants += [_variant(v) for v in variants["nodes"] if v]
+            variants_page = variants["pageInfo"]
         return product
 
     def get_products(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
@@ -167,17 +179,28 @@ class Catalog:
 
     # -- bulk ----------------------------------------------------------------------------------------------------
     def start_bulk_export(self, query: str = ops.BULK_PRODUCTS_QUERY.document) -> str:
-        result = self.client.execute(ops.BULK_RUN_QUERY, {"query": query})
-        errors = result.user_errors("bulkOperationRunQuery")
-        if errors:
-            raise ShopifyUserError(
-                "Shopify refused the bulk export: "
-                + "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors)
-                + " (OPERATION_IN_PROGRESS: another export is running for this shop; wait for it).",
-                user_errors=errors,
-            )
-        result.raise_for_errors()
-        return result.fields["bulkOperationRunQuery"]["bulkOperation"]["id"]
+        """Start a bulk query. Shopify runs a capped number per app and shop (one before 2026-01, five since) and
+        answers OPERATION_IN_PROGRESS above it: that is a wait for a slot (another export of this shop finishes
+        within the bulk timeout), not a failure of this one."""
+        deadline = time.monotonic() + self.bulk_timeout_s
+        interval = self.bulk_poll_s
+        while True:
+            result = self.client.execute(ops.BULK_RUN_QUERY, {"query": query})
+            errors = result.user_errors("bulkOperationRunQuery")
+            busy = bool(errors) and all(e.get("code") in BULK_BUSY for e in errors)
+            if busy and time.monotonic() + interval < deadline:
+                self.sleep(interval)
+                interval = min(self.bulk_poll_max_s, interval * 1.5)
+                continue
+            if errors:
+                raise ShopifyUserError(
+                    "Shopify refused the bulk export: "
+                    + "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors)
+                    + (" (other exports of this shop kept every slot busy until the deadline)" if busy else ""),
+                    user_errors=errors,
+                )
+            result.raise_for_errors()
+            return result.fields["bulkOperationRunQuery"]["bulkOperation"]["id"]
 
     def wait_bulk(self, operation_id: str) -> BulkResult:
         deadline = time.monotonic() + self.bulk_timeout_s

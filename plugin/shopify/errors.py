@@ -53,6 +53,15 @@ class ShopifyGraphQLError(ShopifyError):
         return [str((e.get("extensions") or {}).get("code", "")) for e in self.errors]
 
 
+class ShopifyAccessDenied(ShopifyGraphQLError):
+    """ACCESS_DENIED: the shop has not granted a scope the request needs (an optional scope declined, or scopes
+    changed in shopify.app.toml that the merchant has not approved yet). Not retried: only the merchant can grant it."""
+
+    @property
+    def required(self) -> list[str]:
+        return [str((e.get("extensions") or {}).get("requiredAccess") or "") for e in self.errors]
+
+
 class ShopifyUserError(ShopifyError):
     def __init__(self, message: str, *, user_errors: list[dict[str, Any]]):
         super().__init__(message)

@@ -7,16 +7,19 @@ Happy path for N images on one product (GraphQL requests):
   2. StagedUploadsCreate ONE call for all N targets (resource IMAGE, POST); then N multipart uploads (not GraphQL)
   3. ProductCreateMedia  productUpdate(product:, media:) appends all N; its payload lists the new ids
   4. MediaStatus         poll until READY (backoff; FAILED surfaces Shopify's reason)
-  5. PublishFinalize     one mutation: detach old variant media, delete superseded outputs, fix alt, set variant
+  5. PublishFinalize     one mutation: detach old variant media, unlink superseded outputs, fix alt, set variant
                          media, reorder (unneeded parts are @include'd out)
   6. JobStatus           poll the reorder job (skipped when it is already done)
 so 6 requests for any N <= 250 when media is ready by the first poll.
 
 Idempotency: every output has a deterministic filename (`pose-studio-<job>-<pose>.png`). Shopify keeps it in
-the media's CDN URL (appending `_<uuid>` when taken), so before creating anything we match the gallery by
+the READY image's CDN URL (appending `_<uuid>` when taken; never in `originalSource.url`, a short-lived signed
+URL), so before creating anything we match the gallery by
 filename and create only what is missing; a retry, a crash halfway or a timed-out write never makes a second
-copy. Only media whose filename carries our prefix (or whose id the caller says is ours) is ever deleted;
-the merchant's media is at most detached from a variant that gets our image.
+copy. Only media whose filename carries our prefix (or whose id the caller says is ours) is ever removed, and
+only from this product (`fileUpdate referencesToRemove`): `fileDelete` removes a file store-wide, so it is kept
+for our FAILED uploads, which no product can show. The merchant's media is at most detached from a variant
+that gets our image.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ class _State:
     title: str
     gallery: list[_Media]
     variant_media: dict[str, str | None] = field(default_factory=dict)
+    ours: set[str] = field(default_factory=set)  # ids known to be our uploads though their filename is unknown
 
     def by_id(self) -> dict[str, _Media]:
         return {m.id: m for m in self.gallery}
@@ -208,6 +212,7 @@ class MediaWriteBack:
             self._accept_ready(created, statuses, images, matched, failures)
             # productUpdate appended the new media in input order: extend our picture instead of re-reading
             state.gallery += [statuses[media_id] for media_id in created.values()]
+            state.ours.update(created.values())  # ours by construction, whatever becomes of them
             self.hook("ready")
         if any(img.key not in matched for img in images):
             raise ShopifyUnavailable(
@@ -299,7 +304,18 @@ class MediaWriteBack:
         for vid in variant_ids:
             if vid not in variant_media:
                 raise ShopifyUserError(f"Variant {vid} does not exist", user_errors=[])
-        return _State(title, gallery, variant_media)
+        return _State(title, gallery, variant_media, self._own_failed(product_id, gallery))
+
+    def _own_failed(self, product_id: str, gallery: list[_Media]) -> set[str]:
+        """Which FAILED media of the gallery are our uploads (one Files search, only when there are any)."""
+        if not any(m.status == "FAILED" and m.filename is None for m in gallery):
+            return set()
+        numeric = product_id.rsplit("/", 1)[-1]
+        result = self.client.execute(
+            ops.OWN_FAILED_MEDIA, {"query": f"product_id:{numeric} status:FAILED filename:{OUR_PREFIX}*"}
+        ).raise_for_errors()
+        on_product = {m.id for m in gallery}
+        return {n["id"] for n in (result.fields.get("files") or {}).get("nodes") or [] if n and n["id"] in on_product}
 
     def _settled_state(self, product_id: str, variant_ids: list[str], images: Sequence[ImageToPublish]) -> _State:
         """Read; if media is still processing and might be ours (filename unknown or ours), wait for it."""
@@ -410,16 +426,21 @@ class MediaWriteBack:
         by_id = state.by_id()
 
         def is_ours(m: _Media) -> bool:
-            return m.id in owned or bool(m.filename and m.filename.lower().startswith(OUR_PREFIX))
+            return m.id in owned or m.id in state.ours or bool(m.filename and m.filename.lower().startswith(OUR_PREFIX))
 
-        # superseded outputs (and our FAILED or duplicate leftovers): ours, not wanted now
-        delete = [
-            m.id
+        # superseded outputs (and our FAILED or duplicate leftovers): ours, not wanted now. fileDelete removes a
+        # file from EVERY product and Shopify offers no way to ask which products use a file, so a READY one is
+        # only unlinked from this product (fileUpdate referencesToRemove): the merchant may have added it to
+        # another product. Only FAILED ones, which no product can show, are deleted.
+        superseded = [
+            m
             for m in state.gallery
             if m.id not in ours_now
             and is_ours(m)
             and (replace_previous or m.status == "FAILED" or _is_copy_of(m, images))
         ]
+        delete = [m.id for m in superseded if m.status == "FAILED"]
+        unlink = [m.id for m in superseded if m.status != "FAILED"]
         detach, append = [], []
         for img in images:
             if not img.variant_id:
@@ -431,12 +452,13 @@ class MediaWriteBack:
             if current is not None and current not in delete:  # fileDelete clears variants itself
                 detach.append({"variantId": img.variant_id, "mediaIds": [current]})
             append.append({"variantId": img.variant_id, "mediaIds": [target]})
-        files = []
+        files: list[dict[str, Any]] = [{"id": mid, "referencesToRemove": [product_id]} for mid in unlink]
         for img in images:
             media, alt = by_id.get(matched[img.key].id), _alt(img.alt, state.title)
             if media is not None and media.alt != alt:
                 files.append({"id": media.id, "alt": alt})
-        remaining = [m.id for m in state.gallery if m.id not in set(delete)]
+        gone = {m.id for m in superseded}
+        remaining = [m.id for m in state.gallery if m.id not in gone]
         moves = _moves(remaining, _desired_order(remaining, [matched[i.key].id for i in images], images, policy))
         if not (detach or delete or files or append or moves):
             return
@@ -484,13 +506,15 @@ def _count_retry(reason: str) -> None:
 
 def _media(node: dict[str, Any]) -> _Media:
     image_url = (node.get("image") or {}).get("url")
-    source_url = (node.get("originalSource") or {}).get("url")
     errors = node.get("mediaErrors") or []
     return _Media(
         id=node["id"],
         alt=node.get("alt") or "",
         status=node.get("status") or "",
-        filename=filename_from_url(image_url) or filename_from_url(source_url),
+        # Only the CDN URL of a READY image carries the file's name. `originalSource.url` is a signed, short-lived
+        # storage URL with an opaque key: a name read from it would be wrong, so media still processing has none
+        # (None: "may be ours", waited for before matching).
+        filename=filename_from_url(image_url),
         url=image_url,
         error_code=errors[0].get("code") if errors else None,
         error_message=errors[0].get("message", "") if errors else "",

@@ -34,8 +34,9 @@ class Operation:
         return (not self.is_mutation) if self.resend_safe is None else self.resend_safe
 
 
-# What the write-back needs to know about one media: status, failure reason, and the URLs that carry the
-# filename (the only place Shopify exposes it for product media).
+# What the write-back needs to know about one media: status, failure reason, and the READY image's CDN URL, which
+# carries the filename (the only place Shopify exposes it for product media; `originalSource.url` is a short-lived
+# signed URL without it).
 MEDIA_FIELDS = """
 fragment PoseStudioMedia on MediaImage {
   id
@@ -43,7 +44,6 @@ fragment PoseStudioMedia on MediaImage {
   status
   mediaErrors { code message details }
   image { url width height }
-  originalSource { url }
 }
 """
 
@@ -122,6 +122,24 @@ query ProductWithMedia($id: ID!, $mediaAfter: String) {
     {"id": EXAMPLE_PRODUCT, "mediaAfter": None},
 )
 
+# The rest of a product's variants after ProductWithMedia's first 100 (a product may have up to 2,048): 100 a page,
+# cost 2 + 100 x 5 = 502.
+PRODUCT_VARIANTS_PAGE = Operation(
+    "ProductVariantsPage",
+    """
+query ProductVariantsPage($id: ID!, $after: String) {
+  product(id: $id) {
+    id
+    variants(first: 100, after: $after) {
+      nodes { id title sku selectedOptions { name value } media(first: 1) { nodes { id } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+""",
+    {"id": EXAMPLE_PRODUCT, "after": "eyJsYXN0X2lkIjoxMDAwMDAwMn0="},
+)
+
 # Many products in ONE request (POST /api/jobs, bulk selections): `nodes(ids:)` with at most
 # PRODUCTS_BY_IDS_MAX ids. Shopify prices a list by its length, so a call asks for len(ids) x 65 points (product 1,
 # media 2 + 10 x 2, variants 2 + 10 x 4): 15 ids (975) stay under the 1,000-point cap, where 15 single
@@ -192,6 +210,20 @@ query ProductForPublish($id: ID!, $mediaAfter: String, $variantIds: [ID!]!) {
 """
     + MEDIA_FIELDS,
     {"id": EXAMPLE_PRODUCT, "mediaAfter": None, "variantIds": [EXAMPLE_VARIANT]},
+)
+
+# Our FAILED uploads on one product. A FAILED media has no image URL, so its filename cannot be read from it; the
+# Files search still knows it (`filename:`), which tells our failed leftovers from the merchant's (cost 2 + 100).
+OWN_FAILED_MEDIA = Operation(
+    "OwnFailedMedia",
+    """
+query OwnFailedMedia($query: String!) {
+  files(first: 100, query: $query) {
+    nodes { id }
+  }
+}
+""",
+    {"query": "product_id:10000005 status:FAILED filename:pose-studio-*"},
 )
 
 STAGED_UPLOADS_CREATE = Operation(
@@ -336,7 +368,8 @@ mutation MediaUpdate($files: [FileUpdateInput!]!) {
 )
 
 # The write-back's last step in ONE request (root mutation fields run in order): detach variants' old media,
-# delete our superseded media, fix alt texts, set variant media, reorder. Unused steps are @include'd out.
+# delete our FAILED media, unlink our superseded media from this product and fix alt texts (fileUpdate), set
+# variant media, reorder. Unused steps are @include'd out.
 PUBLISH_FINALIZE = Operation(
     "PublishFinalize",
     """
@@ -449,9 +482,11 @@ ALL_OPERATIONS: dict[str, Operation] = {
         SHOP_INFO,
         PRODUCTS_PAGE,
         PRODUCT_WITH_MEDIA,
+        PRODUCT_VARIANTS_PAGE,
         PRODUCTS_BY_IDS,
         PRODUCT_COLLECTIONS,
         PRODUCT_FOR_PUBLISH,
+        OWN_FAILED_MEDIA,
         STAGED_UPLOADS_CREATE,
         PRODUCT_CREATE_MEDIA,
         MEDIA_STATUS,

@@ -24,7 +24,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bench.stack import ROOT, Worker, make_workers, stack_env  # noqa: F401 - ROOT and Worker: used by the e2e tests
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET, empty_all_tables
+from tests.conftest import APP_CONFIG, TEST_API_KEY, TEST_API_SECRET, empty_all_tables
 
 CRASH_POSE_SET = "custom-crash-test"
 VISIBILITY_TIMEOUT = 30  # short, so a message un-acked by a killed worker comes back quickly
@@ -101,7 +101,7 @@ def stack(e2e_database_url: str, e2e_redis_url: str, tmp_path_factory: pytest.Te
     (tmp / "prom").mkdir()
     key = Fernet.generate_key().decode()
     emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET, media_ready_delay=0.2, job_delay=0.02, bulk_delay=0.1,
-                          webhook_retry_delays=(0.1, 0.2, 0.4))  # fmt: skip
+                          webhook_retry_delays=(0.1, 0.2, 0.4), app_config=APP_CONFIG)  # fmt: skip
     emu.start()
     config = {
         "POSE_STUDIO_ENV": "test", "SHOPIFY_API_KEY": TEST_API_KEY, "SHOPIFY_API_SECRET": TEST_API_SECRET,

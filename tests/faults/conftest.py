@@ -29,7 +29,7 @@ import pytest
 import redis as redis_lib
 from cryptography.fernet import Fernet
 
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET, empty_all_tables
+from tests.conftest import APP_CONFIG, TEST_API_KEY, TEST_API_SECRET, empty_all_tables
 from tests.e2e.conftest import Stack, _serve, make_workers, worker_env
 
 PG_USER = "pgfaults"
@@ -172,7 +172,7 @@ def fault_stack(
     (tmp / "prom").mkdir()
     key = Fernet.generate_key().decode()
     emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET, media_ready_delay=0.2, job_delay=0.02, bulk_delay=0.1,
-                          webhook_retry_delays=(0.2, 0.5, 1.0, 2.0))
+                          webhook_retry_delays=(0.2, 0.5, 1.0, 2.0), app_config=APP_CONFIG)
     emu.faults.configure(timeout_sleep=1.0, retry_after=0.5)
     emu.start()
     config = {

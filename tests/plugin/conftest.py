@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from flask import g, jsonify
 
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.conftest import APP_CONFIG, TEST_API_KEY, TEST_API_SECRET
 
 
 @pytest.fixture(scope="session")
 def _emulator_server() -> Iterator[Any]:
     from shopify_emulator import ShopifyEmulator
 
-    emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET)
+    emu = ShopifyEmulator(TEST_API_KEY, TEST_API_SECRET, app_config=APP_CONFIG)
     emu.start()
     yield emu
     emu.stop()  # stopping costs ~0.5 s (serve_forever's poll interval), so once per session

@@ -75,3 +75,20 @@ def test_settings_table_lists_every_variable() -> None:
     table = settings_table_markdown()
     for name in ("SHOPIFY_API_KEY", "SHOPIFY_ADMIN_ORIGIN", "POSE_STUDIO_ENCRYPTION_KEYS", "DATABASE_URL"):
         assert f"`{name}`" in table
+
+
+def test_usage_billing_is_off_by_default_and_validated(tmp_path: Any) -> None:
+    from decimal import Decimal
+
+    config = load_config(environ=BASE_ENV, instance_path=tmp_path)
+    assert config["POSE_STUDIO_BILLING"] is False and config["POSE_STUDIO_BILLING_TEST"] is False  # production
+    on = load_config(environ={**BASE_ENV, "POSE_STUDIO_BILLING": "usage", "POSE_STUDIO_BILLING_PRICE": "0.25",
+                              "POSE_STUDIO_BILLING_CAP": "100", "POSE_STUDIO_ENV": "development"},
+                     instance_path=tmp_path)  # fmt: skip
+    assert on["POSE_STUDIO_BILLING"] is True and on["POSE_STUDIO_BILLING_TEST"] is True  # test charges off production
+    assert (on["POSE_STUDIO_BILLING_PRICE"], on["POSE_STUDIO_BILLING_CAP"]) == (Decimal("0.25"), Decimal("100"))
+    for bad in ({"POSE_STUDIO_BILLING": "yes"}, {"POSE_STUDIO_BILLING_PRICE": "-1"},
+                {"POSE_STUDIO_BILLING_PRICE": "0.001"}, {"POSE_STUDIO_BILLING_CAP": "0.05"},
+                {"POSE_STUDIO_BILLING_CURRENCY": "dollars"}):  # fmt: skip
+        with pytest.raises(ConfigError, match="POSE_STUDIO_BILLING"):
+            load_config(environ={**BASE_ENV, **bad}, instance_path=tmp_path)

@@ -133,3 +133,24 @@ def test_deprecation_header_is_logged_and_tokens_never_are(
         client.execute(old, {"id": product.gid})
     assert any("deprecated" in r.getMessage() for r in caplog.records)
     assert token not in caplog.text
+
+
+def test_pacing_estimates_by_operation_and_list_size_not_name_alone(
+    emulator: ShopifyEmulator, admin_client: MakeClient, redis_url: str
+) -> None:
+    """A page of 5 costs about five times a page of 1: having seen only the small page, the pacer must still wait
+    for the large one's points instead of sending it into a THROTTLED answer."""
+    shared = redis_lib.Redis.from_url(redis_url)
+    first = admin_client(redis=shared)
+    small = first.execute(PRODUCTS_PAGE, {"first": 1}).cost
+    assert small is not None
+    bucket = emulator.shop(TEST_SHOP).bucket
+    bucket.available, bucket.restore_rate = small.requested + 20, 400
+    first.execute(SHOP_INFO)  # Redis now knows the bucket holds about one small page
+    second = admin_client(redis=shared)
+    result = second.execute(PRODUCTS_PAGE, {"first": 5})
+    assert result.ok and result.cost is not None and result.cost.requested > 3 * small.requested
+    assert emulator.stats.throttled == 0 and second.metrics.throttled["ProductsPage"] == 0
+    assert second.metrics.pacing_wait_s > 0.3
+    # the size it has now seen is known exactly from then on
+    assert second.pacer.expected_cost(TEST_SHOP, "ProductsPage", 50, {"first": 5}) == result.cost.requested

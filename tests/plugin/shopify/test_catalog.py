@@ -88,3 +88,33 @@ def test_product_collections(emulator: ShopifyEmulator, admin_client: MakeClient
     assert [c.id for c in cat.product_collections(products[1].gid)] == [summer.gid]
     assert cat.product_collections(products[2].gid) == []
     assert cat.product_collections("gid://shopify/Product/1") is None
+
+
+def test_a_bulk_export_waits_for_a_slot_instead_of_failing(
+    emulator: ShopifyEmulator, admin_client: MakeClient
+) -> None:
+    """Shopify caps concurrent bulk queries per app and shop (OPERATION_IN_PROGRESS): a second export of the same
+    shop waits for the first instead of failing the merchant's bulk run."""
+    emulator.bulk_concurrency = 1
+    emulator.bulk_delay = 0.4
+    first = catalog(admin_client()).start_bulk_export()
+    client = admin_client()
+    products = list(catalog(client).export_products())  # refused while `first` runs, then started
+    assert len(products) == len(emulator.shop(TEST_SHOP).products)
+    assert emulator.stats.bulk_refused >= 1 and client.metrics.requests["BulkRunQuery"] >= 2
+    assert catalog(client).wait_bulk(first).status == "COMPLETED"
+
+
+def test_get_product_reads_every_variant_of_a_large_product(
+    emulator: ShopifyEmulator, admin_client: MakeClient
+) -> None:
+    """Shopify allows 2,048 variants on one product; reading the first 100 loses the rest."""
+    big = emulator.add_products(TEST_SHOP, 1, variants_per_product=2000)[0]
+    bucket = emulator.shop(TEST_SHOP).bucket  # an Enterprise shop's bucket: 20 reads of ~500 points, no waiting
+    bucket.maximum = bucket.available = 40_000
+    bucket.restore_rate = 2_000
+    client = admin_client()
+    product = catalog(client).get_product(big.gid)
+    assert product is not None
+    assert [v.id for v in product.variants] == [v.gid for v in big.variants]
+    assert emulator.stats.operations["ProductVariantsPage"] == 19  # 100 with the product, then 19 pages of 100

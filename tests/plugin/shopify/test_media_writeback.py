@@ -20,6 +20,7 @@ from plugin.shopify.media import (
     filename_matches,
     pose_alt_text,
 )
+from plugin.shopify.operations import Operation
 from shopify_emulator import EmuProduct, MediaStatus, ShopifyEmulator
 from tests.conftest import TEST_SHOP
 
@@ -212,3 +213,26 @@ def test_exactly_once_under_twenty_percent_faults(
     assert all(m.status() == MediaStatus.READY for m in ours(emulator, product))
     assert product.variants[0].media_ids == [published[0].media_id]
     assert sum(emulator.faults.injected.values()) > 0
+
+
+def test_replacing_never_strips_a_file_the_merchant_also_put_on_another_product(
+    emulator: ShopifyEmulator, admin_client: MakeClient
+) -> None:
+    """fileDelete removes a file store-wide (from every product that shows it). The merchant added our earlier
+    output to a second product; publishing a new set to the first must leave it on the second."""
+    client = admin_client()
+    product = product_with_variant_image(emulator)
+    other = next(p for p in emulator.shop(TEST_SHOP).products.values() if p.gid != product.gid)
+    old = writer(client).publish(product.gid, images_for("old", product, n=2))
+    shared = old[1].media_id
+    client.execute(  # what the admin does when the merchant picks an existing file for another product
+        Operation(
+            "ShareFile",
+            "mutation ShareFile($files: [FileUpdateInput!]!) { fileUpdate(files: $files) { userErrors { code } } }",
+        ),
+        {"files": [{"id": shared, "referencesToAdd": [other.gid]}]},
+    ).raise_for_user_errors("fileUpdate")
+    writer(client).publish(product.gid, images_for("new", product, n=2))
+    assert shared in other.media_ids  # still on the other product
+    assert shared not in product.media_ids  # gone from this one
+    assert all(m.filename.startswith("pose-studio-new-") for m in ours(emulator, product))

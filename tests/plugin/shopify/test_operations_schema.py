@@ -8,7 +8,10 @@ from graphql import NoDeprecatedCustomRule, parse, specified_rules, validate
 from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 
+from plugin.config import DEFAULT_SCOPES
+from plugin.shopify.billing_operations import BILLING_OPERATIONS
 from plugin.shopify.operations import ALL_OPERATIONS, PUBLISH_FINALIZE, Operation
+from shopify_emulator.access import denied_fields
 from shopify_emulator.schema import CostCalculator, load_schema
 
 VERSIONS = ("2026-07", "2026-10")
@@ -16,9 +19,9 @@ MAX_QUERY_COST = 1000
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("name", sorted(ALL_OPERATIONS))
+@pytest.mark.parametrize("name", sorted(ALL_OPERATIONS | BILLING_OPERATIONS))
 def test_document_and_variables_validate(version: str, name: str) -> None:
-    op = ALL_OPERATIONS[name]
+    op = (ALL_OPERATIONS | BILLING_OPERATIONS)[name]
     schema = load_schema(version)
     document = parse(op.document)
     errors = validate(schema, document, [*specified_rules, NoDeprecatedCustomRule])
@@ -29,6 +32,8 @@ def test_document_and_variables_validate(version: str, name: str) -> None:
     assert not isinstance(coerced, list), [e.message for e in coerced]
     cost = CostCalculator(schema, document, op.example_variables).operation_cost(operation)
     assert cost <= MAX_QUERY_COST
+    # the scopes the app asks for cover every field it selects (Shopify's access metadata, ACCESS_DENIED otherwise)
+    assert denied_fields(schema, document, operation, version, DEFAULT_SCOPES.split(",")) == []
 
 
 def test_deprecated_field_is_caught() -> None:
@@ -49,5 +54,17 @@ def test_bad_variables_are_caught() -> None:
 
 def test_operation_names_are_unique_and_flags_sane() -> None:
     assert len({op.name for op in ALL_OPERATIONS.values()}) == len(ALL_OPERATIONS)
+    assert not set(ALL_OPERATIONS) & set(BILLING_OPERATIONS)
     assert not PUBLISH_FINALIZE.idempotent
     assert ALL_OPERATIONS["MediaStatus"].idempotent
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_bulk_export_query_is_within_shopifys_bulk_limits(version: str) -> None:
+    from plugin.shopify.operations import BULK_PRODUCTS_QUERY
+    from shopify_emulator.bulk_limits import bulk_shape, shape_errors
+
+    document = parse(BULK_PRODUCTS_QUERY.document)
+    operation = get_operation_ast(document)
+    assert operation is not None
+    assert shape_errors(bulk_shape(load_schema(version), document, operation)) == []

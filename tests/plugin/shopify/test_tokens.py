@@ -228,3 +228,29 @@ def test_the_token_lock_outlives_the_slowest_refresh(installed: Any, redis_url: 
         ttl_ms = redis.Redis.from_url(redis_url).pttl(f"pose_studio:shop_token_lock:{SHOP}")
     assert TOKEN_CALL_WORST_SECONDS >= 3 * 10  # three tries of at least the 10 s read timeout
     assert ttl_ms / 1000 > TOKEN_CALL_WORST_SECONDS
+
+
+@pytest.mark.parametrize("recovery_window", [True, False])
+def test_a_refresh_whose_answer_was_lost_after_rotation(installed: Any, emulator: Any, id_token: Any,
+                                                        recovery_window: bool) -> None:  # fmt: skip
+    """Shopify rotated (the refresh token is consumed) and then answered 502. With Shopify's 2026 recovery window
+    the old refresh token still works until its successor is used, so the retry gets a pair; without it the pair
+    is dead, is forgotten, and the next request with an ID token exchanges a new one. Never a stuck shop."""
+    emulator.refresh_recovery_window = recovery_window
+    emulator.lose_refresh_answers(SHOP, times=1, status=502)
+    expire_soon(installed)
+    with installed.app_context():
+        if recovery_window:
+            token = get_access_token(SHOP)
+            assert token in emulator.tokens and emulator.stats.refresh == 2
+            expire_soon(installed)
+            assert get_access_token(SHOP) in emulator.tokens  # the pair stored from the retry refreshes too
+        else:
+            with pytest.raises(TokenRefreshFailed):
+                get_access_token(SHOP)
+            assert not _has_tokens(installed)
+    assert emulator.stats.refresh_answers_lost == 1
+    if not recovery_window:
+        assert _probe(installed, id_token).status_code == 200
+        with installed.app_context():
+            assert get_access_token(SHOP) in emulator.tokens
