@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -190,7 +190,7 @@ def load_config(
             problems.append(f"SHOPIFY_ADMIN_ORIGIN={admin_origin!r} must be an origin like http://127.0.0.1:8081.")
     values["SHOPIFY_ADMIN_ORIGIN"] = admin_origin.rstrip("/")
 
-    values["POSE_STUDIO_CORS_ORIGINS"] = _cors_origins(str(values["POSE_STUDIO_CORS_ORIGINS"] or ""), problems)
+    values["POSE_STUDIO_CORS_ORIGINS"] = _cors_origins(values["POSE_STUDIO_CORS_ORIGINS"], problems)
 
     scopes = str(values["SHOPIFY_SCOPES"]).split(",")
     values["SHOPIFY_SCOPES"] = ",".join(s.strip() for s in scopes if s.strip())
@@ -261,11 +261,13 @@ def _check_numbers(values: dict[str, Any], problems: list[str]) -> None:
                             "or leave it unset for the defaults.")  # fmt: skip
 
 
-def _cors_origins(raw: str, problems: list[str]) -> frozenset[str]:
+def _cors_origins(raw: str | Iterable[str] | None, problems: list[str]) -> frozenset[str]:
     """The CORS allow-list as exact origins (`scheme://host[:port]`); anything looser is a startup error, because
-    a grant to a pattern would let any page under it call the API with a merchant's session token."""
+    a grant to a pattern would let any page under it call the API with a merchant's session token. Takes the
+    environment's comma-separated text or an already loaded collection (a loaded config passed back in)."""
+    items = (raw or "").split(",") if isinstance(raw, str) or raw is None else list(raw)
     origins = set()
-    for item in (part.strip() for part in raw.split(",")):
+    for item in (str(part).strip() for part in items):
         if not item:
             continue
         parts = urlsplit(item)
@@ -287,7 +289,9 @@ def _check_billing(values: dict[str, Any], problems: list[str], environment: Env
     """The usage-billing settings, converted in place: POSE_STUDIO_BILLING a bool, price and cap Decimals."""
     from decimal import Decimal, InvalidOperation
 
-    mode = str(values.get("POSE_STUDIO_BILLING") or "off").lower()
+    billing = values.get("POSE_STUDIO_BILLING")
+    # a loaded config passed back in carries the bool itself
+    mode = ("usage" if billing else "off") if isinstance(billing, bool) else str(billing or "off").lower()
     if mode not in ("off", "usage"):
         problems.append(f"POSE_STUDIO_BILLING={mode!r}: use off or usage.")
     values["POSE_STUDIO_BILLING"] = mode == "usage"
@@ -307,7 +311,9 @@ def _check_billing(values: dict[str, Any], problems: list[str], environment: Env
     if len(currency) != 3 or not currency.isalpha():
         problems.append(f"POSE_STUDIO_BILLING_CURRENCY={currency!r}: use a 3-letter ISO 4217 code such as USD.")
     values["POSE_STUDIO_BILLING_CURRENCY"] = currency
-    test = str(values.get("POSE_STUDIO_BILLING_TEST") or "").strip()
+    flag = values.get("POSE_STUDIO_BILLING_TEST")
+    # a loaded config passed back in carries the bool itself
+    test = ("1" if flag else "0") if isinstance(flag, bool) else str(flag or "").strip()
     if test not in ("", "0", "1"):
         problems.append(f"POSE_STUDIO_BILLING_TEST={test!r}: use 1, 0, or leave it unset.")
     values["POSE_STUDIO_BILLING_TEST"] = (environment is not Environment.PRODUCTION) if test == "" else test == "1"

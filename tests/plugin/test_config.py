@@ -92,3 +92,14 @@ def test_usage_billing_is_off_by_default_and_validated(tmp_path: Any) -> None:
                 {"POSE_STUDIO_BILLING_CURRENCY": "dollars"}):  # fmt: skip
         with pytest.raises(ConfigError, match="POSE_STUDIO_BILLING"):
             load_config(environ={**BASE_ENV, **bad}, instance_path=tmp_path)
+
+
+@pytest.mark.parametrize("env", [{}, {"POSE_STUDIO_BILLING": "usage", "POSE_STUDIO_BILLING_TEST": "1",
+                                      "POSE_STUDIO_CORS_ORIGINS": "https://a.example,https://b.example:8443"}])
+def test_a_loaded_configuration_passed_back_in_loads_unchanged(tmp_path: Any, env: dict[str, str]) -> None:
+    """A second app made from the first app's config (the e2e stack does it) sees the same settings, not strings of
+    already parsed values ("frozenset({...})", "True") refused as invalid."""
+    first = load_config(environ={**BASE_ENV, **env}, instance_path=tmp_path)
+    again = load_config({k: v for k, v in first.items() if k.isupper()}, environ=BASE_ENV, instance_path=tmp_path)
+    for key in ("POSE_STUDIO_CORS_ORIGINS", "POSE_STUDIO_BILLING", "POSE_STUDIO_BILLING_TEST"):
+        assert again[key] == first[key], key
